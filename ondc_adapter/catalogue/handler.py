@@ -1,0 +1,326 @@
+"""Seller logic for ``search`` and the incremental catalogue push (protocol.md 4.1, 4.3).
+
+``handle_search`` (a ``Handler``, see ``exchange.py``) serves every retail search form:
+
+* full catalogue for the city (no intent filters): live items of providers serviceable in
+  ``context.city`` (``std:<code>`` matches a location's STD code, or pan-India stores; ``*``
+  matches all), optionally limited to ``intent.fulfillment.type``;
+* by item name, category, provider (id or name), fulfillment end location (gps/area_code:
+  only providers that deliver there), and the ``odop`` tag group (see ``search.parse_intent``);
+* incremental: ``catalog_inc`` with ``mode=start`` stores a subscription (unsolicited pushes
+  follow every seller change until ``mode=stop``); with ``start_time``/``end_time`` one
+  ``on_search`` carries what changed in that window.
+
+Replies are split into several ``on_search`` callbacks when the catalogue is larger than
+``settings.on_search_max_bytes``.
+
+The search index lives in ``deps.extras["catalogue_index"]`` (a ``SearchIndex`` the app creates
+at startup); without one a throw-away index is built for the request (correct, but slow for big
+catalogues). ``deps.extras["bpp_profile"]`` may hold a ``BppProfile``.
+
+``push_incremental`` is what the admin API calls after a change: it enqueues, in the caller's
+transaction, one unsolicited incremental ``on_search`` (per page) to every subscribed buyer app
+of the changed items' domains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ondc_adapter.catalogue.on_search import BppProfile, Page, build_pages, iter_pages
+from ondc_adapter.catalogue.search import SearchIndex, parse_intent
+from ondc_adapter.catalogue.store import LocationRecord, is_serviceable, location_record
+from ondc_adapter.catalogue.tables import Item, Location, Provider, Subscription
+from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
+from ondc_adapter.outbox import enqueue
+from ondc_adapter.protocol.ack import Error
+from ondc_adapter.protocol.catalog import SearchMessage
+from ondc_adapter.protocol.context import Context
+from ondc_adapter.protocol.durations import parse_timestamp
+from ondc_adapter.protocol.errors import Code
+from ondc_adapter.settings import Settings
+
+INDEX_KEY = "catalogue_index"
+INLINE_PAGES_KEY = "on_search_inline_pages"
+PROFILE_KEY = "bpp_profile"
+
+
+def _catalog_inc(intent: dict[str, Any]) -> dict[str, str] | None:
+    for tag in intent.get("tags") or []:
+        if isinstance(tag, dict) and tag.get("code") == "catalog_inc":
+            return {
+                str(e.get("code")): str(e.get("value", ""))
+                for e in tag.get("list") or []
+                if isinstance(e, dict)
+            }
+    return None
+
+
+def _city_code(city: str) -> str | None:
+    if city == "*" or not city.startswith("std:"):
+        return None
+    return "0" + city[4:].lstrip("0")
+
+
+def serves_city(loc: LocationRecord, city: str) -> bool:
+    code = _city_code(city)
+    if code is None:
+        return True
+    return loc.serviceability == "12" or loc.std_code == code
+
+
+async def eligible_providers(
+    session: AsyncSession,
+    *,
+    city: str,
+    gps: str | None,
+    area_code: str | None,
+    fulfillment_type: str | None,
+) -> list[str]:
+    """Enabled providers with a location that serves the city and the buyer's address."""
+    providers = {
+        p.id: p
+        for p in (
+            await session.scalars(
+                select(Provider).where(Provider.enabled.is_(True), Provider.deleted_at.is_(None))
+            )
+        ).all()
+    }
+    by_provider: dict[str, list[LocationRecord]] = {}
+    for loc in (
+        await session.scalars(select(Location).where(Location.deleted_at.is_(None)))
+    ).all():
+        if loc.provider_id in providers:
+            by_provider.setdefault(loc.provider_id, []).append(location_record(loc))
+    out = []
+    for provider_id, locations in by_provider.items():
+        if fulfillment_type:
+            types = {f["type"] for f in providers[provider_id].fulfillments}
+            if fulfillment_type not in types and "Delivery and Self-Pickup" not in types:
+                continue
+        if any(
+            serves_city(loc, city)
+            and (not (gps or area_code) or is_serviceable(loc, gps, area_code))
+            for loc in locations
+        ):
+            out.append(provider_id)
+    return sorted(out)
+
+
+def _profile(deps: SellerDeps) -> BppProfile:
+    profile = deps.extras.get(PROFILE_KEY)
+    return profile if isinstance(profile, BppProfile) else BppProfile()
+
+
+async def handle_search(
+    request: InboundRequest, session: AsyncSession, deps: SellerDeps
+) -> list[OutboundMessage]:
+    settings = deps.settings
+    now = deps.now()
+    ctx = request.context
+    try:
+        message = SearchMessage.model_validate(request.message)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = "message." + ".".join(str(p) for p in first["loc"])
+        error = Error.of(Code.INVALID_REQUEST, first["msg"], path)
+        return [OutboundMessage.reply(request, {"catalog": {}}, settings=settings, now=now,
+                                      error=error)]
+    intent = message.intent.model_dump(by_alias=True, exclude_none=True)
+    incremental = _catalog_inc(intent)
+    profile = _profile(deps)
+    if incremental is not None:
+        mode = incremental.get("mode")
+        if mode in ("start", "stop"):
+            await _subscribe(session, request, active=mode == "start", now=now)
+            return []
+        try:
+            start = parse_timestamp(incremental.get("start_time", ""))
+            end = parse_timestamp(incremental.get("end_time", ""))
+        except ValueError:
+            error = Error.of(Code.INVALID_REQUEST, "catalog_inc needs mode=start|stop or "
+                             "start_time and end_time (RFC 3339)", "message.intent.tags")
+            return [OutboundMessage.reply(request, {"catalog": {}}, settings=settings, now=now,
+                                          error=error)]
+        if not start < end or end > ctx.sent_at:
+            error = Error.of(Code.INVALID_REQUEST, "need start_time < end_time <= "
+                             "context.timestamp", "message.intent.tags")
+            return [OutboundMessage.reply(request, {"catalog": {}}, settings=settings, now=now,
+                                          error=error)]
+        pages = iter_pages(
+            session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,
+            domain=ctx.domain, incremental=True, changed_since=start, changed_until=end,
+        )
+        return await _replies(session, request, pages, deps)
+
+    index = deps.extras.get(INDEX_KEY)
+    pages = await search_pages(
+        session, intent=intent, domain=ctx.domain, city=ctx.city,
+        index=index if isinstance(index, SearchIndex) else None, profile=profile,
+        max_bytes=settings.on_search_max_bytes, now=now,
+    )
+    return await _replies(session, request, pages, deps)
+
+
+async def search_pages(
+    session: AsyncSession,
+    *,
+    intent: dict[str, Any],
+    domain: str | None,
+    city: str,
+    index: SearchIndex | None,
+    profile: BppProfile,
+    max_bytes: int,
+    now: datetime,
+) -> AsyncIterator[Page]:
+    """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
+    providers, the index's matches when the intent filters, then the catalogue streamed from
+    the database. ``index`` None builds a throw-away one (correct, slow for big catalogues)."""
+    fulfillment = intent.get("fulfillment") or {}
+    location = (fulfillment.get("end") or {}).get("location") or {}
+    providers = await eligible_providers(
+        session,
+        city=city,
+        gps=location.get("gps"),
+        area_code=(location.get("address") or {}).get("area_code"),
+        fulfillment_type=fulfillment.get("type"),
+    )
+    query = parse_intent(intent, domain)
+    item_ids: list[str] | None = None
+    if query.has_filters:
+        index = index if index is not None else SearchIndex()
+        await index.refresh(session)
+        item_ids = index.search(query)
+    return iter_pages(
+        session, profile=profile, max_bytes=max_bytes, now=now,
+        domain=domain, item_ids=item_ids, provider_ids=providers,
+    )
+
+
+async def _replies(
+    session: AsyncSession, request: InboundRequest, pages: AsyncIterator[Page], deps: SellerDeps
+) -> list[OutboundMessage]:
+    """The first pages come back as ``OutboundMessage`` replies (the caller writes them to the
+    outbox). Past ``deps.extras["on_search_inline_pages"]`` (default 4) pages, the catalogue is
+    big: every page is then enqueued here, in the same transaction, as soon as it is built,
+    with its already-serialised body, so memory stays at about one page (a 100,000-item
+    catalogue is ~100 pages of 2 MB); the function then returns ``[]``."""
+    settings, now = deps.settings, deps.now()
+    limit = int(deps.extras.get(INLINE_PAGES_KEY, 4))
+    held: list[Page] = []
+    streaming = False
+    async for page in pages:
+        if streaming:
+            await _enqueue_page(session, request, page, settings, now)
+            continue
+        held.append(page)
+        if len(held) > limit:
+            streaming = True
+            for old in held:
+                await _enqueue_page(session, request, old, settings, now)
+            held = []
+    return [
+        OutboundMessage.reply(request, page.message(), settings=settings, now=now)
+        for page in held
+    ]
+
+
+async def _enqueue_page(
+    session: AsyncSession, request: InboundRequest, page: Page, settings: Settings,
+    now: datetime,
+) -> None:
+    message = OutboundMessage.reply(request, {}, settings=settings, now=now)
+    entry = await enqueue(session, message, now=now)
+    # the same bytes outbox.serialise would give for {"context": ..., "message": page}
+    context = json.dumps(message.payload["context"], ensure_ascii=False, separators=(",", ":"))
+    entry.body = ('{"context":' + context + ',"message":' + page.text + "}").encode("utf-8")
+    await session.flush()
+    session.expunge(entry)  # the 2 MB body is written: let it go
+
+
+async def _subscribe(
+    session: AsyncSession, request: InboundRequest, *, active: bool, now: datetime
+) -> None:
+    ctx = request.context
+    await session.execute(
+        update(Subscription)
+        .where(
+            Subscription.bap_id == ctx.bap_id,
+            Subscription.domain == ctx.domain,
+            Subscription.active.is_(True),
+        )
+        .values(active=False, stopped_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if active:
+        session.add(
+            Subscription(
+                bap_id=ctx.bap_id,
+                bap_uri=ctx.bap_uri,
+                domain=ctx.domain,
+                transaction_id=ctx.transaction_id,
+                context=ctx.model_dump(exclude_none=True),
+                active=True,
+                started_at=now,
+            )
+        )
+
+
+async def push_incremental(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    now: datetime,
+    item_ids: Sequence[str] = (),
+    provider_ids: Sequence[str] = (),
+    profile: BppProfile | None = None,
+) -> list[OutboundMessage]:
+    """Enqueue incremental ``on_search`` pushes of these items / providers to every active
+    subscription of the domains involved; returns the messages enqueued."""
+    if not item_ids and not provider_ids:
+        return []
+    domains = set(
+        (await session.scalars(select(Item.domain).where(Item.id.in_(list(item_ids))))).all()
+    ) if item_ids else set()
+    if provider_ids:
+        domains |= set(
+            (
+                await session.scalars(
+                    select(Item.domain).where(Item.provider_id.in_(list(provider_ids))).distinct()
+                )
+            ).all()
+        )
+    subs = (
+        await session.scalars(
+            select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id)
+        )
+    ).all()
+    out: list[OutboundMessage] = []
+    pages_by_domain: dict[str, list[Page]] = {}
+    for sub in subs:
+        if sub.domain not in domains and not (provider_ids and not domains):
+            continue
+        pages = pages_by_domain.get(sub.domain)
+        if pages is None:
+            pages = pages_by_domain[sub.domain] = await build_pages(
+                session, profile=profile or BppProfile(), max_bytes=settings.on_search_max_bytes,
+                now=now, domain=sub.domain, incremental=True,
+                item_ids=list(item_ids), provider_ids=list(provider_ids) or None,
+            )
+        base = Context.model_validate({**sub.context, "city": "*"})
+        for page in pages:
+            if not page.providers:
+                continue
+            message = OutboundMessage.unsolicited(
+                base, "on_search", page.message(), settings=settings, now=now
+            )
+            await enqueue(session, message, now=now)
+            out.append(message)
+    return out

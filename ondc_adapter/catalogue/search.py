@@ -1,0 +1,424 @@
+"""Catalogue search: an in-memory inverted index over live items, and the intent -> query parser.
+
+Why in memory: a 100,000-item catalogue has ~1.5 M (token, item) pairs but only a few thousand
+distinct tokens; a Python dict of posting sets answers a name or district query in about a
+millisecond, and transliteration-tolerant matching (phonetic keys, one-edit typos, aliases)
+needs the vocabulary at hand, which a SQL ``LIKE`` cannot give. The index is built at startup
+by streaming the items table (a few seconds for 100k rows) and kept current by ``refresh``:
+one indexed query ``updated_at > watermark`` before each search, which also picks up imports
+and admin changes made by other processes. (A write whose timestamp is older than one
+already seen but which commits later is missed until the next full rebuild; writers stamp
+``updated_at`` just before committing, so the window is a few milliseconds.) The database
+stays the source of truth; the index only answers "which item ids match", and ``on_search``
+reads those items from the database.
+
+Matching: each query token expands to vocabulary tokens with a quality (exact 1.0, alias 0.95,
+stem/prefix 0.8, phonetic 0.7, one edit 0.6); an item matches when *every* query token matches
+one of its tokens (name, category, ODOP product, district, state, sector, provider, brand,
+colour). Results are ranked by summed quality, then id.
+
+ODOP filters ride in the search intent as a tag group (documented in ``parse_intent``)::
+
+    "tags": [{"code": "odop", "list": [{"code": "lgd_code", "value": "196"},
+                                         {"code": "state", "value": "Uttar Pradesh"},
+                                         {"code": "gi", "value": "yes"},
+                                         {"code": "women_led", "value": "yes"}]}]
+
+Buyer apps that do not know the group still get correct results by name, since district,
+state and product names are indexed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ondc_adapter.catalogue import text
+from ondc_adapter.catalogue.tables import INCLUSION_FACTS, Item, Provider
+
+EXACT, ALIAS, STEM, PHONETIC, EDIT = 1.0, 0.95, 0.8, 0.7, 0.6
+ODOP_TAG = "odop"
+ODOP_FILTER_CODES = ("lgd_code", "district", "state", "gi", "sector", *INCLUSION_FACTS)
+_YES = ("yes", "true", "1", "y")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What a ``search`` asks for, independent of the wire format."""
+
+    domain: str | None = None
+    text: str | None = None  # item name (and anything else searchable)
+    category_id: str | None = None
+    provider_id: str | None = None
+    provider_name: str | None = None
+    lgd_codes: frozenset[str] = frozenset()
+    districts: frozenset[str] = frozenset()  # folded district names
+    states: frozenset[str] = frozenset()  # folded state names
+    sectors: frozenset[str] = frozenset()
+    gi_only: bool = False
+    facts: frozenset[str] = frozenset()  # inclusion facts the provider must have
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(
+            self.text or self.category_id or self.provider_id or self.provider_name
+            or self.lgd_codes or self.districts or self.states or self.sectors
+            or self.gi_only or self.facts
+        )
+
+
+@dataclass(slots=True)
+class _Doc:
+    id: str
+    provider_id: str
+    domain: str
+    category_id: str
+    lgd_code: str | None
+    district: str  # folded
+    state: str  # folded
+    sector: str
+    gi: bool
+    tokens: frozenset[str]
+
+
+@dataclass
+class _ProviderInfo:
+    name_tokens: frozenset[str]
+    facts: frozenset[str]
+    enabled: bool
+
+
+@dataclass
+class SearchIndex:
+    """Item ids by token. Not thread-safe; one per process (see ``refresh``)."""
+
+    docs: dict[int, _Doc] = field(default_factory=dict)
+    ordinal: dict[str, int] = field(default_factory=dict)  # item id -> ordinal
+    postings: dict[str, set[int]] = field(default_factory=dict)
+    by_provider: dict[str, set[int]] = field(default_factory=dict)
+    by_lgd: dict[str, set[int]] = field(default_factory=dict)
+    by_domain: dict[str, set[int]] = field(default_factory=dict)
+    providers: dict[str, _ProviderInfo] = field(default_factory=dict)
+    phonetic_keys: dict[str, set[str]] = field(default_factory=dict)
+    delete_keys: dict[str, set[str]] = field(default_factory=dict)
+    watermark: datetime | None = None
+    _sorted_vocab: list[str] | None = None
+    _next: int = 0
+
+    # ------------------------------------------------------------------ maintenance
+
+    def _add_token(self, token: str, ordinal: int) -> None:
+        posting = self.postings.get(token)
+        if posting is None:
+            posting = self.postings[token] = set()
+            self._sorted_vocab = None
+            key = text.phonetic(token)
+            if key:
+                self.phonetic_keys.setdefault(key, set()).add(token)
+            if len(token) >= text.MIN_PHONETIC:
+                for d in text.deletes(token):
+                    self.delete_keys.setdefault(d, set()).add(token)
+                self.delete_keys.setdefault(token, set()).add(token)
+        posting.add(ordinal)
+
+    def set_provider(
+        self, provider_id: str, name: str, facts: Iterable[str], enabled: bool
+    ) -> None:
+        self.providers[provider_id] = _ProviderInfo(
+            frozenset(text.tokens(name)), frozenset(facts), enabled
+        )
+
+    def upsert(self, row: dict[str, Any]) -> None:
+        """Index (or re-index) one item; ``row`` has the item columns used here. Dead items
+        (disabled or deleted) are removed: search only offers live items."""
+        self.remove(row["id"])
+        if not row.get("enabled", True) or row.get("deleted_at") is not None:
+            return
+        ordinal = self._next
+        self._next += 1
+        provider = self.providers.get(row["provider_id"])
+        words = [
+            row["name"], row["category_id"], row.get("odop_product") or "",
+            row.get("odop_district") or "", row.get("odop_state") or "",
+            row.get("odop_sector") or "",
+        ]
+        attributes = row.get("attributes") or {}
+        words += [attributes.get("brand", ""), attributes.get("colour_name", "")]
+        toks = set(text.tokens(" ".join(words)))
+        if provider is not None:
+            toks |= provider.name_tokens
+        if row.get("odop_gi"):
+            toks.add("gi")
+        doc = _Doc(
+            id=row["id"],
+            provider_id=row["provider_id"],
+            domain=row["domain"],
+            category_id=row["category_id"],
+            lgd_code=row.get("odop_lgd_code"),
+            district=text.fold(row.get("odop_district") or ""),
+            state=text.fold(row.get("odop_state") or ""),
+            sector=(row.get("odop_sector") or "").lower(),
+            gi=bool(row.get("odop_gi")),
+            tokens=frozenset(toks),
+        )
+        self.docs[ordinal] = doc
+        self.ordinal[doc.id] = ordinal
+        for token in doc.tokens:
+            self._add_token(token, ordinal)
+        self.by_provider.setdefault(doc.provider_id, set()).add(ordinal)
+        self.by_domain.setdefault(doc.domain, set()).add(ordinal)
+        if doc.lgd_code:
+            self.by_lgd.setdefault(doc.lgd_code, set()).add(ordinal)
+
+    def remove(self, item_id: str) -> None:
+        ordinal = self.ordinal.pop(item_id, None)
+        if ordinal is None:
+            return
+        doc = self.docs.pop(ordinal)
+        for token in doc.tokens:
+            self.postings[token].discard(ordinal)
+        self.by_provider[doc.provider_id].discard(ordinal)
+        self.by_domain[doc.domain].discard(ordinal)
+        if doc.lgd_code:
+            self.by_lgd[doc.lgd_code].discard(ordinal)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    # ------------------------------------------------------------------ loading
+
+    async def refresh(self, session: AsyncSession, batch: int = 5000) -> int:
+        """Catch up with the database: providers and items changed since the watermark
+        (everything on first call). Returns the number of item rows read."""
+        since = self.watermark
+        newest = since
+        p_stmt = select(Provider)
+        if since is not None:
+            p_stmt = p_stmt.where(Provider.updated_at > since)
+        changed_providers: list[str] = []
+        for p in (await session.scalars(p_stmt)).all():
+            facts = [f for f in INCLUSION_FACTS if getattr(p, f)]
+            self.set_provider(p.id, p.name, facts, p.enabled and p.deleted_at is None)
+            changed_providers.append(p.id)
+            newest = p.updated_at if newest is None or p.updated_at > newest else newest
+        cols = [
+            Item.id, Item.provider_id, Item.domain, Item.category_id, Item.name,
+            Item.odop_product, Item.odop_district, Item.odop_state, Item.odop_sector,
+            Item.odop_lgd_code, Item.odop_gi, Item.attributes, Item.enabled, Item.deleted_at,
+            Item.updated_at,
+        ]
+        i_stmt = select(*cols)
+        if since is not None:
+            condition = Item.updated_at > since
+            if changed_providers:  # a renamed provider changes its items' tokens
+                condition = or_(condition, Item.provider_id.in_(changed_providers))
+            i_stmt = i_stmt.where(condition)
+        count = 0
+        result = await session.stream(i_stmt.execution_options(yield_per=batch))
+        async for row in result.mappings():
+            self.upsert(dict(row))
+            count += 1
+            if newest is None or row["updated_at"] > newest:
+                newest = row["updated_at"]
+        self.watermark = newest
+        return count
+
+    # ------------------------------------------------------------------ matching
+
+    def _vocab(self) -> list[str]:
+        if self._sorted_vocab is None:
+            self._sorted_vocab = sorted(t for t, p in self.postings.items() if p)
+        return self._sorted_vocab
+
+    def expand(self, token: str) -> dict[str, float]:
+        """Vocabulary tokens that ``token`` may stand for, with a match quality."""
+        out: dict[str, float] = {}
+
+        def offer(candidate: str, quality: float) -> None:
+            if self.postings.get(candidate) and out.get(candidate, 0) < quality:
+                out[candidate] = quality
+
+        folded = text.fold(token).replace(" ", "")
+        stemmed = text.stem(folded)
+        offer(stemmed, EXACT)
+        offer(folded, EXACT)
+        for alias in text.aliases(folded):
+            offer(alias, ALIAS)
+        if stemmed.endswith("i") and len(stemmed) > 5:  # demonyms: Jaipuri -> Jaipur
+            offer(stemmed[:-1], STEM)
+        if len(stemmed) >= 4:
+            vocab = self._vocab()
+            start = bisect.bisect_left(vocab, stemmed)
+            for candidate in vocab[start:start + 50]:
+                if not candidate.startswith(stemmed):
+                    break
+                offer(candidate, STEM)
+        key = text.phonetic(stemmed)
+        if key:
+            # same sound, and spelled close enough: phonetic keys alone over-merge
+            # ("pottery" and "patturu" share one)
+            for candidate in self.phonetic_keys.get(key, ()):
+                if text.within_edits(candidate, stemmed, 2):
+                    offer(candidate, PHONETIC)
+            for alias_key, targets in text.ALIASES.items():
+                if text.phonetic(text.stem(alias_key)) == key:
+                    for target in targets:
+                        offer(text.stem(target), ALIAS * PHONETIC)
+        if len(stemmed) >= text.MIN_PHONETIC and not out:
+            for variant in (*text.deletes(stemmed), stemmed):
+                for candidate in self.delete_keys.get(variant, ()):
+                    offer(candidate, EDIT)
+        return out
+
+    def _text_scores(self, query_text: str) -> dict[int, float] | None:
+        """Ordinal -> score for items matching every token; ``None`` if no usable token.
+
+        When no item matches every token of a multi-word query, the items matching the most
+        tokens are returned instead ("blue pottery" finds pottery even without a blue one)."""
+        words = [w for w in text.fold(query_text).split() if w not in text.STOPWORDS]
+        if not words:
+            return None
+        per_word: list[dict[int, float]] = []
+        for word in words:
+            best: dict[int, float] = {}
+            for candidate, quality in self.expand(word).items():
+                for ordinal in self.postings[candidate]:
+                    if best.get(ordinal, 0.0) < quality:
+                        best[ordinal] = quality
+            per_word.append(best)
+        per_word.sort(key=len)
+        scores = {o: s for o, s in per_word[0].items()}
+        for best in per_word[1:]:
+            scores = {o: s + best[o] for o, s in scores.items() if o in best}
+            if not scores:
+                break
+        if scores or len(per_word) == 1:
+            return scores
+        counts: dict[int, tuple[int, float]] = {}
+        for best in per_word:
+            for o, q in best.items():
+                n, total = counts.get(o, (0, 0.0))
+                counts[o] = (n + 1, total + q)
+        if not counts:
+            return {}
+        most = max(n for n, _ in counts.values())
+        return {o: total for o, (n, total) in counts.items() if n == most}
+
+    def search(self, query: Query) -> list[str]:
+        """Ids of live items matching ``query``, best first."""
+        candidates: set[int] | None = None
+
+        def narrow(ordinals: Iterable[int]) -> None:
+            nonlocal candidates
+            candidates = set(ordinals) if candidates is None else candidates & set(ordinals)
+
+        if query.provider_id:
+            narrow(self.by_provider.get(query.provider_id, ()))
+        if query.lgd_codes:
+            narrow(o for code in query.lgd_codes for o in self.by_lgd.get(code, ()))
+        scores: dict[int, float] = {}
+        if query.text:
+            found = self._text_scores(query.text)
+            if found is not None:
+                scores = found
+                narrow(found)
+        if query.provider_name:
+            found = self._text_scores(query.provider_name)
+            if found is not None:
+                narrow(found)
+        if candidates is None:
+            candidates = set(self.by_domain.get(query.domain, ())) if query.domain else set(
+                self.docs
+            )
+        out: list[tuple[float, str]] = []
+        for ordinal in candidates:
+            doc = self.docs[ordinal]
+            if query.domain and doc.domain != query.domain:
+                continue
+            if query.category_id and doc.category_id != query.category_id:
+                continue
+            if query.gi_only and not doc.gi:
+                continue
+            if query.states and doc.state not in query.states:
+                continue
+            if query.districts and doc.district not in query.districts:
+                continue
+            if query.sectors and doc.sector not in query.sectors:
+                continue
+            provider = self.providers.get(doc.provider_id)
+            if provider is not None and not provider.enabled:
+                continue
+            if query.facts and (provider is None or not query.facts <= provider.facts):
+                continue
+            out.append((-scores.get(ordinal, 0.0), doc.id))
+        out.sort()
+        return [item_id for _, item_id in out]
+
+
+# ---------------------------------------------------------------------- intent parsing
+
+
+def _tag_values(tags: Any, code: str) -> dict[str, str] | None:
+    if not isinstance(tags, list):
+        return None
+    for tag in tags:
+        if isinstance(tag, dict) and tag.get("code") == code:
+            return {
+                str(e.get("code")): str(e.get("value", ""))
+                for e in tag.get("list") or []
+                if isinstance(e, dict)
+            }
+    return None
+
+
+def parse_intent(intent: dict[str, Any], domain: str | None) -> Query:
+    """A ``Query`` from ``message.intent`` (protocol.md 4.1) plus the ``odop`` tag group.
+
+    ``odop`` list codes (all optional, comma-separated values allowed): ``lgd_code``,
+    ``district``, ``state``, ``sector`` (Handloom, Handicraft...), ``gi`` (yes = GI-tagged
+    products only), and inclusion facts of the seller ``women_led``, ``shg``, ``tribal``,
+    ``khadi``, ``artisan``, ``gi_authorised_user`` (yes = required).
+
+    A name search whose text says "GI" ("GI-tagged handloom from Odisha") also asks for
+    GI products only, and the words "gi", "tag", "tagged" are then dropped from the text."""
+    item = intent.get("item") or {}
+    descriptor = item.get("descriptor") or {} if isinstance(item, dict) else {}
+    name = descriptor.get("name") if isinstance(descriptor, dict) else None
+    category = intent.get("category") or {}
+    provider = intent.get("provider") or {}
+    odop = _tag_values(intent.get("tags"), ODOP_TAG) or {}
+
+    def values(code: str) -> frozenset[str]:
+        raw = odop.get(code, "")
+        return frozenset(v.strip() for v in raw.split(",") if v.strip())
+
+    gi_only = odop.get("gi", "").lower() in _YES
+    query_text = str(name).strip() if isinstance(name, str) and name.strip() else None
+    if query_text:
+        words = text.fold(query_text).split()
+        if "gi" in words:
+            gi_only = True
+            query_text = " ".join(w for w in words if w not in ("gi", "tag", "tagged")) or None
+    provider_descriptor = provider.get("descriptor") if isinstance(provider, dict) else None
+    provider_name = (
+        provider_descriptor.get("name") if isinstance(provider_descriptor, dict) else None
+    )
+    return Query(
+        domain=domain,
+        text=query_text,
+        category_id=(category.get("id") if isinstance(category, dict) else None) or None,
+        provider_id=(provider.get("id") if isinstance(provider, dict) else None) or None,
+        provider_name=provider_name if isinstance(provider_name, str) and provider_name else None,
+        lgd_codes=frozenset(v.lstrip("0") for v in values("lgd_code")),
+        districts=frozenset(text.fold(v) for v in values("district")),
+        states=frozenset(text.fold(v) for v in values("state")),
+        sectors=frozenset(v.lower() for v in values("sector")),
+        gi_only=gi_only,
+        facts=frozenset(f for f in INCLUSION_FACTS if odop.get(f, "").lower() in _YES),
+    )

@@ -1,0 +1,3 @@
+from ondc_adapter.cli import main
+
+main()

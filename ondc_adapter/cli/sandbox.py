@@ -1,0 +1,144 @@
+"""``ondc-adapter sandbox``: a local ONDC network (``up``), certification flows (``run``), and
+the list of flows (``flows``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ondc_adapter.sandbox.scenario import SCENARIO_DIR, load_scenario, scenario_files
+
+sandbox_app = typer.Typer(help="Local ONDC network for testing the adapter.", no_args_is_help=True)
+
+
+@sandbox_app.command("flows")
+def flows(
+    scenarios: Annotated[Path, typer.Option(help="folder of scenario files")] = SCENARIO_DIR,
+) -> None:
+    """List the scenario files (flows) that `sandbox run` knows."""
+    console = Console()
+    for flow, path in scenario_files(scenarios).items():
+        sc = load_scenario(path)
+        needs = f"  (needs {', '.join(sc.requires)})" if sc.requires else ""
+        console.print(f"[bold]{flow:>4}[/bold]  {sc.name}  [dim]{path.name}{needs}[/dim]")
+
+
+@sandbox_app.command("run")
+def run(
+    flow: Annotated[str, typer.Argument(help="flow id (1-6, see `sandbox flows`) or a file")],
+    domain: Annotated[str, typer.Option(help="ONDC domain, e.g. ONDC:RET16")] = "ONDC:RET16",
+    url: Annotated[
+        str | None, typer.Option(help="registry URL of a running `sandbox up` (else in-process)")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="write the log-validation-utility request JSON here")
+    ] = None,
+    transcript: Annotated[
+        Path | None, typer.Option(help="write every HTTP exchange here as JSON lines")
+    ] = None,
+    scenarios: Annotated[Path, typer.Option(help="folder of scenario files")] = SCENARIO_DIR,
+    quiet: Annotated[bool, typer.Option(help="only the summary")] = False,
+) -> None:
+    """Run one certification flow as the buyer app; exit 1 on any protocol failure."""
+    from ondc_adapter.logging import configure_logging
+    from ondc_adapter.sandbox.report import print_result, step_line, write_export
+    from ondc_adapter.sandbox.session import run_flow
+
+    console = Console()
+    started = time.perf_counter()
+    # The adapter's own log lines would drown the transcript; warnings and errors still show.
+    configure_logging("WARNING", json=False)
+
+    def progress(outcome) -> None:  # type: ignore[no-untyped-def]
+        if not quiet:
+            console.print(step_line(outcome))
+
+    try:
+        with console.status(f"flow {flow} on {domain}...", spinner="dots"):
+            output = asyncio.run(
+                run_flow(flow, domain=domain, url=url, on_step=progress, scenario_dir=scenarios)
+            )
+    except KeyError as exc:
+        console.print(f"[red]error: {exc.args[0]}[/red]")
+        raise typer.Exit(2) from None
+    except (RuntimeError, OSError) as exc:
+        console.print(f"[red]error: {exc}[/red]")
+        raise typer.Exit(2) from None
+    result = output.result
+    print_result(console, result)
+    if export:
+        write_export(export, result.export)
+        console.print(f"[dim]log-validation payload: {export}[/dim]")
+    if transcript:
+        output.transcript.write_jsonl(transcript)
+        console.print(f"[dim]transcript: {transcript} ({len(output.transcript)} exchanges)[/dim]")
+    console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("up")
+def up(
+    domain: Annotated[
+        list[str] | None, typer.Option(help="domains to register (repeatable)")
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="registry port; gateway, buyer, adapter use the next three (0: any)")
+    ] = 0,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="keep keys and SQLite here (default: a temp dir)")
+    ] = None,
+    seed: Annotated[
+        Path | None, typer.Option(help="JSON array of extra registry records to load")
+    ] = None,
+) -> None:
+    """Start registry, gateway, buyer app and adapter on loopback until Ctrl-C."""
+    from ondc_adapter.logging import configure_logging
+    from ondc_adapter.sandbox.network import NetworkOptions, start_network
+    from ondc_adapter.settings import SUPPORTED_DOMAINS, Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    console = Console()
+    ports = {}
+    if port:
+        ports = {n: port + i for i, n in enumerate(("registry", "gateway", "buyer", "adapter"))}
+    opts = NetworkOptions(
+        domains=list(domain or SUPPORTED_DOMAINS), work_dir=work_dir, ports=ports, seed_file=seed,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with start_network(opts) as network:
+            info = network.describe()
+            console.print("[bold green]ONDC sandbox is up[/bold green] (test-only keys)")
+            for name in ("registry", "gateway", "buyer_app", "adapter"):
+                console.print(f"  {name:<10} {info[name]}")
+            console.print(f"  adapter admin key  {info['admin_api_key']}")
+            console.print(f"  keys and data      {info['work_dir']}")
+            console.print(
+                f"\nrun a flow against it:  ondc-adapter sandbox run 2 --domain ONDC:RET16 "
+                f"--url {info['registry']}\nstop: Ctrl-C"
+            )
+            console.print(f"  registry records   {len(network.registry_store.records)} "
+                          f"(GET {info['registry']}/participants)")
+            await stop.wait()
+            console.print("stopping...")
+        console.print("stopped")
+
+    asyncio.run(main())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sandbox_app, name="sandbox")

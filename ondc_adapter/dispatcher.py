@@ -1,0 +1,294 @@
+"""Callback delivery: signs the outbox's stored bytes and POSTs them to the buyer app.
+
+Claim, then deliver outside any transaction, then record:
+
+* Claim: due ``pending`` rows are leased by moving ``next_attempt_at`` forward by
+  ``lease_seconds`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never pick the same row;
+  SQLite: a conditional UPDATE that only one writer can win). The row stays ``pending``, so if
+  the process dies mid-delivery (``kill -9``) the row is simply due again when the lease ends.
+* Deliver: sign exactly the stored bytes (fresh ``created``; ``expires`` never beyond the row's
+  ``expires_at``), POST with ``Content-Type: application/json``.
+* Record: one ``OutboxAttempt`` per try. ACK -> delivered. NACK -> nacked, not retried, unless
+  the code says "internal error, retry" (31001 / 23001). 5xx, 429, timeouts, connection errors ->
+  retried with exponential backoff and jitter until ``expires_at``, then expired.
+
+Delivery is at-least-once: a crash after the buyer app ACKed but before the result was recorded
+re-sends the same bytes (same message_id), which the buyer app de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+from sqlalchemy import func, select, update
+from structlog.contextvars import bound_contextvars
+
+from ondc_adapter.backlog import BacklogSampler
+from ondc_adapter.keys import NodeKeys
+from ondc_adapter.logging import get_logger
+from ondc_adapter.metrics import NodeMetrics
+from ondc_adapter.outbox import DELIVERED, EXPIRED, NACKED, PENDING, OutboxAttempt, OutboxEntry
+from ondc_adapter.settings import Settings
+from ondc_adapter.signing import sign_request
+from ondc_adapter.storage.engine import Database
+
+log = get_logger(__name__)
+
+RETRIABLE_NACK_CODES = frozenset({"31001", "23001"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt produced; ``retry`` decides between pending and a final state."""
+
+    http_status: int | None
+    ack: str | None
+    error_code: str | None
+    detail: str | None
+    retry: bool
+    elapsed_ms: float
+
+    @property
+    def delivered(self) -> bool:
+        return self.ack == "ACK"
+
+
+def classify(status: int, content: bytes) -> tuple[str | None, str | None, str | None, bool]:
+    """(ack, error_code, detail, retry) for an HTTP answer from the buyer app."""
+    ack = code = detail = None
+    try:
+        data = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        message = data.get("message")
+        status_obj = message.get("ack") if isinstance(message, dict) else None
+        if isinstance(status_obj, dict) and status_obj.get("status") in ("ACK", "NACK"):
+            ack = status_obj["status"]
+        error = data.get("error")
+        if isinstance(error, dict):
+            code = str(error["code"]) if error.get("code") is not None else None
+            detail = str(error.get("message")) if error.get("message") is not None else None
+    if status >= 500 or status == 429:
+        return ack, code, detail or f"HTTP {status}", True
+    if ack == "ACK" and 200 <= status < 300:
+        return ack, code, detail, False
+    if ack == "NACK":
+        return ack, code, detail, code in RETRIABLE_NACK_CODES
+    # A 4xx (or odd 2xx) without a readable ACK/NACK: the receiver refused; do not hammer it.
+    return "NACK", code, detail or f"HTTP {status} without an ACK body", False
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        keys: NodeKeys,
+        http_client: httpx.AsyncClient,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        batch_size: int = 16,
+        lease_seconds: float | None = None,
+        metrics: NodeMetrics | None = None,
+        depth_interval: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.keys = keys
+        self.http = http_client
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.batch_size = batch_size
+        # A lease longer than one attempt can take, so a live worker never loses its row.
+        self.lease = timedelta(
+            seconds=lease_seconds if lease_seconds is not None else settings.callback_timeout + 10
+        )
+        self._wake = asyncio.Event()
+        self.metrics = metrics if metrics is not None else NodeMetrics()
+        self.backlog = BacklogSampler(
+            db,
+            self.metrics.outbox_pending,
+            select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == PENDING),
+            interval=depth_interval,
+            owner="dispatcher",
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def sample_depth(self) -> int:
+        """Count undelivered callbacks into the ``ondc_outbox_pending`` gauge."""
+        return await self.backlog.sample()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.backlog.maybe_sample()
+            try:
+                sent = await self.dispatch_once()
+            except Exception as exc:  # database hiccup: log, back off, keep going
+                log.error("dispatcher.error", error=repr(exc))
+                sent = 0
+                await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+            if sent:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=self.settings.dispatcher_poll_seconds
+                )
+
+    async def dispatch_once(self) -> int:
+        """Claim due rows, deliver them concurrently, record the results; returns how many."""
+        rows = await self.claim()
+        if rows:
+            await asyncio.gather(*(self.deliver(row) for row in rows))
+        return len(rows)
+
+    async def claim(self) -> list[OutboxEntry]:
+        now = self.clock()
+        due = (
+            select(OutboxEntry)
+            .where(OutboxEntry.status == PENDING, OutboxEntry.next_attempt_at <= now)
+            .order_by(OutboxEntry.next_attempt_at, OutboxEntry.id)
+            .limit(self.batch_size)
+        )
+        leased_until = now + self.lease
+        async with self.db.session() as session:
+            if self.db.is_postgres:
+                rows = list(
+                    (await session.execute(due.with_for_update(skip_locked=True))).scalars()
+                )
+                for row in rows:
+                    row.next_attempt_at = leased_until
+                return rows
+            # SQLite: lease by a conditional UPDATE first (takes the write lock, see processor).
+            ids = due.with_only_columns(OutboxEntry.id).scalar_subquery()
+            result = await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_(ids))
+                .values(next_attempt_at=leased_until)
+                .returning(OutboxEntry.id)
+            )
+            claimed = [r for (r,) in result.all()]
+            if not claimed:
+                return []
+            return list(
+                (
+                    await session.execute(
+                        select(OutboxEntry)
+                        .where(OutboxEntry.id.in_(claimed))
+                        .order_by(OutboxEntry.id)
+                        .execution_options(populate_existing=True)
+                    )
+                ).scalars()
+            )
+
+    def sign(self, body: bytes, expires_at: datetime) -> str:
+        created = int(self.clock().timestamp())
+        expires = min(created + self.settings.signature_ttl_seconds, int(expires_at.timestamp()))
+        header = sign_request(
+            body,
+            self.keys.signing_key,
+            subscriber_id=self.keys.subscriber_id,
+            unique_key_id=self.keys.unique_key_id,
+            created=created,
+            expires=max(expires, created + 1),  # a window of at least one second
+        )
+        return header.to_header()
+
+    async def attempt(self, row: OutboxEntry) -> Outcome:
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": self.sign(row.body, row.expires_at),
+        }
+        started = time.perf_counter()
+        try:
+            response = await self.http.post(
+                row.url, content=row.body, headers=headers, timeout=self.settings.callback_timeout
+            )
+        except httpx.HTTPError as exc:
+            return Outcome(
+                None,
+                None,
+                None,
+                f"{type(exc).__name__}: {exc}"[:500],
+                True,
+                (time.perf_counter() - started) * 1000,
+            )
+        elapsed = (time.perf_counter() - started) * 1000
+        ack, code, detail, retry = classify(response.status_code, response.content)
+        return Outcome(response.status_code, ack, code, detail, retry, elapsed)
+
+    def backoff(self, attempts: int) -> float:
+        base = min(
+            self.settings.callback_backoff_max,
+            self.settings.callback_backoff_initial * 2 ** max(0, attempts - 1),
+        )
+        return base * random.uniform(0.5, 1.0)  # jitter: many callbacks must not retry in step
+
+    async def deliver(self, row: OutboxEntry) -> Outcome:
+        # Every line logged for this callback names its message (the request's ids).
+        with bound_contextvars(
+            action=row.action,
+            transaction_id=row.transaction_id,
+            message_id=row.message_id,
+            outbox_id=row.id,
+        ):
+            return await self._deliver(row)
+
+    async def _deliver(self, row: OutboxEntry) -> Outcome:
+        outcome = await self.attempt(row)
+        now = self.clock()
+        attempts = row.attempts + 1
+        values: dict[str, object] = {"attempts": attempts}
+        metrics = self.metrics
+        metrics.callback_attempt_duration.observe(outcome.elapsed_ms / 1000)
+        if outcome.delivered:
+            values.update(status=DELIVERED, completed_at=now, last_error=None)
+            metrics.callback_outcome(row.action, "delivered")
+            metrics.delivered_after(row.action, (now - row.created_at).total_seconds())
+        elif outcome.retry:
+            next_at = now + timedelta(seconds=self.backoff(attempts))
+            if next_at >= row.expires_at:
+                values.update(status=EXPIRED, completed_at=now, last_error=outcome.detail)
+                metrics.callback_outcome(row.action, "expired")
+            else:
+                values.update(next_attempt_at=next_at, last_error=outcome.detail)
+                metrics.callback_outcome(row.action, "retry")
+        else:
+            values.update(status=NACKED, completed_at=now, last_error=outcome.detail)
+            metrics.callback_outcome(row.action, "nacked")
+        async with self.db.session() as session:
+            session.add(
+                OutboxAttempt(
+                    outbox_id=row.id,
+                    attempted_at=now,
+                    http_status=outcome.http_status,
+                    ack=outcome.ack,
+                    error_code=outcome.error_code,
+                    detail=outcome.detail,
+                    elapsed_ms=outcome.elapsed_ms,
+                )
+            )
+            await session.execute(
+                update(OutboxEntry).where(OutboxEntry.id == row.id).values(**values)
+            )
+        log.info(
+            "callback.attempt",
+            url=row.url,
+            attempt=attempts,
+            http_status=outcome.http_status,
+            ack=outcome.ack,
+            error_code=outcome.error_code,
+            result=values.get("status", PENDING),
+            detail=outcome.detail,
+        )
+        return outcome

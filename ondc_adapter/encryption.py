@@ -1,0 +1,117 @@
+"""X25519 encryption keys and the registry's ``on_subscribe`` challenge (AES-256-ECB, PKCS7).
+
+Encodings follow the registry: public keys are base64 SubjectPublicKeyInfo DER, private keys
+base64 PKCS#8 DER. Go and Node tools write the PKCS#8 *version 1* form, which ``cryptography``
+refuses; we then read the last 32 bytes as the raw scalar.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.hazmat.primitives import padding, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ondc_adapter.signing import b64decode_strict, b64encode
+
+X25519_SPKI_PREFIX = bytes.fromhex("302a300506032b656e032100")
+_PKCS8_OID = bytes.fromhex("06032b656e")  # id-X25519
+
+
+def load_x25519_private_key(value: str) -> X25519PrivateKey:
+    raw = b64decode_strict(value, what="encryption private key")
+    if len(raw) == 32:
+        return X25519PrivateKey.from_private_bytes(raw)
+    try:
+        key = serialization.load_der_private_key(raw, password=None)
+    except (ValueError, TypeError, NotImplementedError):
+        # PKCS#8 v1 (OneAsymmetricKey) as written by Go/Node: the scalar is the trailing
+        # OCTET STRING. Only accept it when the X25519 OID is present, so random bytes fail.
+        if _PKCS8_OID not in raw or len(raw) < 48:
+            raise ValueError("encryption private key is not X25519 PKCS#8 DER") from None
+        return X25519PrivateKey.from_private_bytes(raw[-32:])
+    if not isinstance(key, X25519PrivateKey):
+        raise ValueError("encryption private key is not an X25519 key")
+    return key
+
+
+def load_x25519_public_key(value: str) -> X25519PublicKey:
+    raw = b64decode_strict(value, what="encryption public key")
+    if len(raw) == 32:  # legacy raw form seen in old samples
+        return X25519PublicKey.from_public_bytes(raw)
+    try:
+        key = serialization.load_der_public_key(raw)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise ValueError("encryption public key is not X25519 SPKI DER") from exc
+    if not isinstance(key, X25519PublicKey):
+        raise ValueError("encryption public key is not an X25519 key")
+    return key
+
+
+def private_key_to_b64(key: X25519PrivateKey) -> str:
+    return b64encode(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def public_key_to_b64(key: X25519PublicKey) -> str:
+    return b64encode(
+        key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def generate_x25519() -> X25519PrivateKey:
+    return X25519PrivateKey.generate()
+
+
+def shared_key(private_key_b64: str, peer_public_key_b64: str) -> bytes:
+    """The 32-byte X25519 agreement, used directly as the AES-256 key (no KDF, as ONDC does)."""
+    return load_x25519_private_key(private_key_b64).exchange(
+        load_x25519_public_key(peer_public_key_b64)
+    )
+
+
+def aes_ecb_encrypt(key: bytes, plaintext: bytes) -> bytes:
+    padder = padding.PKCS7(128).padder()
+    data = padder.update(plaintext) + padder.finalize()
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+def aes_ecb_decrypt(key: bytes, ciphertext: bytes) -> bytes:
+    if not ciphertext or len(ciphertext) % 16:
+        raise ValueError("challenge length is not a multiple of the AES block size")
+    dec = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+    data = dec.update(ciphertext) + dec.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(data) + unpadder.finalize()
+    except ValueError as exc:
+        raise ValueError("challenge does not decrypt with this key pair (bad padding)") from exc
+
+
+def decrypt_challenge(challenge_b64: str, private_key_b64: str, peer_public_key_b64: str) -> str:
+    """Answer to the registry's ``on_subscribe`` challenge."""
+    key = shared_key(private_key_b64, peer_public_key_b64)
+    plaintext = aes_ecb_decrypt(key, b64decode_strict(challenge_b64, what="challenge"))
+    try:
+        return plaintext.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("challenge plaintext is not UTF-8") from exc
+
+
+def encrypt_challenge(answer: str, private_key_b64: str, peer_public_key_b64: str) -> str:
+    """What a registry sends: used by the sandbox registry."""
+    key = shared_key(private_key_b64, peer_public_key_b64)
+    return b64encode(aes_ecb_encrypt(key, answer.encode("utf-8")))
+
+
+def random_challenge_text() -> str:
+    return os.urandom(18).hex()

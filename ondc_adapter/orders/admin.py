@@ -1,0 +1,141 @@
+"""Seller admin HTTP API for orders (``/admin/orders``, ``X-API-Key``).
+
+Thin: each route opens one transaction, calls ``orders.service`` and wakes the callback
+dispatcher so the unsolicited on_status / on_cancel / on_update leaves at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ondc_adapter.api.admin_auth import require_admin
+from ondc_adapter.orders import service
+from ondc_adapter.orders.build import wire_order
+from ondc_adapter.orders.lifecycle import IllegalTransition
+from ondc_adapter.protocol.durations import utcnow
+from ondc_adapter.storage import Database
+
+router = APIRouter(prefix="/admin/orders", tags=["orders"], dependencies=[Depends(require_admin)])
+
+
+class AdvanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: str = Field(examples=["Packed", "Order-picked-up", "Order-delivered", "RTO-Delivered"])
+    fulfillment_id: str | None = Field(
+        default=None, description="an RTO or Return fulfillment; default the delivery"
+    )
+    reason: str | None = None
+    agent_name: str | None = None
+    agent_phone: str | None = None
+    vehicle: str | None = None
+    invoice_url: str | None = None
+    pickup_code: str | None = None
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: str = Field(examples=["005", "013"])
+
+
+class PartCancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: dict[str, int] = Field(min_length=1, examples=[{"I2": 1}])
+    reason_code: str = "002"
+
+
+def _db(request: Request) -> Database:
+    db = getattr(request.app.state, "db", None)
+    if db is None:
+        raise HTTPException(status_code=503, detail="database not ready")
+    return db  # type: ignore[no-any-return]
+
+
+def _clock(request: Request) -> Callable[[], datetime]:
+    return getattr(request.app.state, "clock", None) or utcnow
+
+
+def _wake(request: Request) -> None:
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.wake()
+
+
+async def _act(request: Request, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    settings = request.app.state.settings
+    try:
+        async with _db(request).session() as session:
+            outcome = await fn(session, settings, *args, now=_clock(request)(), **kwargs)
+    except service.OrderNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except IllegalTransition as exc:
+        raise HTTPException(
+            status_code=409, detail={"reason": exc.reason, "code": exc.code.value}
+        ) from None
+    _wake(request)
+    return {
+        "order": wire_order(outcome.record),
+        "sent": [{"action": m.action, "message_id": m.message_id} for m in outcome.messages],
+    }
+
+
+@router.get("")
+async def list_orders(
+    request: Request,
+    state: str | None = Query(default=None, examples=["Accepted"]),
+    limit: int = Query(default=50, ge=1, le=500),
+    # bounded: a huge offset would overflow the database's BIGINT (an error, not a 4xx)
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
+) -> dict[str, Any]:
+    async with _db(request).session() as session:
+        rows = await service.list_orders(session, state=state, limit=limit, offset=offset)
+        return {"orders": [service.summary(r) for r in rows]}
+
+
+@router.get("/{order_id}")
+async def show_order(request: Request, order_id: str) -> dict[str, Any]:
+    try:
+        async with _db(request).session() as session:
+            record, journal = await service.show(session, order_id)
+            return {
+                "order": wire_order(record),
+                "transitions": [service.transition_dict(t) for t in journal],
+            }
+    except service.OrderNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.post("/{order_id}/accept")
+async def accept(request: Request, order_id: str) -> dict[str, Any]:
+    return await _act(request, service.accept, order_id)
+
+
+@router.post("/{order_id}/advance")
+async def advance(request: Request, order_id: str, body: AdvanceBody) -> dict[str, Any]:
+    details = body.model_dump(
+        include={"agent_name", "agent_phone", "vehicle", "invoice_url", "pickup_code"},
+        exclude_none=True,
+    )
+    return await _act(
+        request, service.advance, order_id, body.state, fulfillment_id=body.fulfillment_id,
+        reason=body.reason, details=details,
+    )
+
+
+@router.post("/{order_id}/cancel")
+async def cancel(request: Request, order_id: str, body: CancelBody) -> dict[str, Any]:
+    return await _act(request, service.cancel, order_id, body.reason_code)
+
+
+@router.post("/{order_id}/part-cancel")
+async def part_cancel(request: Request, order_id: str, body: PartCancelBody) -> dict[str, Any]:
+    return await _act(
+        request, service.part_cancel, order_id, body.items, reason_code=body.reason_code
+    )

@@ -1,0 +1,78 @@
+"""The wire ``order`` object of an order record (on_confirm, on_status, on_cancel, on_update)
+and small helpers for the JSON the record keeps."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ondc_adapter.orders.state import FulfillmentType
+from ondc_adapter.orders.tables import OrderRecord
+
+
+def wire_order(record: OrderRecord) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "id": record.order_id,
+        "state": record.state,
+        "provider": {"id": record.provider_id, "locations": [{"id": record.location_id}]},
+        "items": copy.deepcopy(record.items),
+        "billing": copy.deepcopy(record.billing),
+        "fulfillments": copy.deepcopy(record.fulfillments),
+        "quote": copy.deepcopy(record.quote),
+        "payment": copy.deepcopy(record.payment),
+    }
+    if record.cancellation:
+        order["cancellation"] = copy.deepcopy(record.cancellation)
+    if record.cancellation_terms:
+        order["cancellation_terms"] = copy.deepcopy(record.cancellation_terms)
+    if record.tags:
+        order["tags"] = copy.deepcopy(record.tags)
+    if record.documents:
+        order["documents"] = copy.deepcopy(record.documents)
+    order["created_at"] = record.created_at_text
+    order["updated_at"] = record.updated_at_text
+    return order
+
+
+def order_message(record: OrderRecord) -> dict[str, Any]:
+    return {"order": wire_order(record)}
+
+
+def forward_fulfillment(record: OrderRecord) -> dict[str, Any]:
+    """The Delivery fulfillment (there is exactly one per order)."""
+    for f in record.fulfillments:
+        if f.get("type", FulfillmentType.DELIVERY.value) == FulfillmentType.DELIVERY.value:
+            return f
+    raise LookupError(f"order {record.order_id} has no Delivery fulfillment")
+
+
+def fulfillment(record: OrderRecord, fulfillment_id: str) -> dict[str, Any] | None:
+    return next((f for f in record.fulfillments if f.get("id") == fulfillment_id), None)
+
+
+def fulfillment_state(f: dict[str, Any]) -> str:
+    return str(((f.get("state") or {}).get("descriptor") or {}).get("code", ""))
+
+
+def next_fulfillment_id(record: OrderRecord, prefix: str) -> str:
+    taken = {f.get("id") for f in record.fulfillments}
+    n = 1
+    while f"{prefix}{n}" in taken:
+        n += 1
+    return f"{prefix}{n}"
+
+
+def tag_list(code: str, entries: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"code": code, "list": [{"code": c, "value": v} for c, v in entries]}
+
+
+def quote_trail_tags(trail: list[tuple[str, str, Any]]) -> list[dict[str, Any]]:
+    from ondc_adapter.protocol.order import format_money
+
+    return [
+        tag_list(
+            "quote_trail",
+            [("type", kind), ("id", ident), ("currency", "INR"), ("value", format_money(delta))],
+        )
+        for kind, ident, delta in trail
+    ]

@@ -1,0 +1,148 @@
+"""The seller NP's commercial terms: charges, delivery promise, payment and settlement terms,
+cancellation terms and ``bpp_terms`` (protocol.md 4.4-4.6).
+
+One ``OrderPolicy`` per node; handlers take it from ``SellerDeps.extras["order_policy"]`` and
+fall back to these defaults, so a deployment changes terms without touching code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ondc_adapter.exchange import SellerDeps
+from ondc_adapter.orders.quote import Charges
+from ondc_adapter.orders.reasons import CANCEL_REASONS, Party
+from ondc_adapter.orders.state import FState
+from ondc_adapter.protocol.order import format_money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPolicy:
+    delivery_charge: Decimal = Decimal("50.00")
+    packing_charge: Decimal = Decimal("0.00")
+    convenience_fee: Decimal = Decimal("0.00")
+    tax_rate: Decimal = Decimal("0.00")  # catalogue prices include GST
+    fulfillment_category: str = "Standard Delivery"
+    ship_to_delivery: str = "P2D"  # added to the longest time_to_ship for the TAT
+    tracking: bool = False
+    quote_ttl: str = "P1D"
+    auto_accept: bool = True  # on_confirm "Accepted"; False -> "Created", seller accepts later
+    # settlement (when the buyer app collects, it pays us after this window)
+    settlement_basis: str = "delivery"
+    settlement_window: str = "P1D"
+    withholding_amount: Decimal = Decimal("10.00")
+    settlement_type: str = "upi"
+    upi_address: str = "seller@upi"
+    bank_account_no: str | None = None
+    ifsc_code: str | None = None
+    bank_name: str | None = None
+    branch_name: str | None = None
+    # bpp_terms (protocol.md 4.5): seller NP GSTIN; MSN means the provider PAN is not ours
+    np_type: str = "MSN"
+    np_tax_number: str = "29AAACO1234A1Z5"
+    default_provider_pan: str = "ABCDE1234F"
+    max_liability: str = "2"
+    max_liability_cap: str = "10000.00"
+    mandatory_arbitration: str = "false"
+    court_jurisdiction: str = "Bengaluru"
+    delay_interest: str = "1000.00"
+    support_uri: str | None = None
+    # fulfillment states a buyer may cancel in, with the fee in percent of the order value
+    cancellation_fees: dict[str, str] = field(
+        default_factory=lambda: {
+            FState.PENDING.value: "0.00",
+            FState.PACKED.value: "0.00",
+            FState.ORDER_PICKED_UP.value: "0.00",
+            FState.OUT_FOR_DELIVERY.value: "0.00",
+        }
+    )
+
+    @property
+    def charges(self) -> Charges:
+        return Charges(self.delivery_charge, self.packing_charge, self.convenience_fee)
+
+    def cancellation_terms(self) -> list[dict[str, Any]]:
+        buyer_codes = ",".join(
+            code for code, r in CANCEL_REASONS.items() if Party.BUYER in r.parties
+        )
+        return [
+            {
+                "fulfillment_state": {"descriptor": {"code": state, "short_desc": buyer_codes}},
+                "reason_required": True,
+                "cancellation_fee": {
+                    "percentage": fee,
+                    "amount": {"currency": "INR", "value": "0.00"},
+                },
+            }
+            for state, fee in self.cancellation_fees.items()
+        ]
+
+    def settlement_details(self, beneficiary: str) -> list[dict[str, Any]]:
+        detail: dict[str, Any] = {
+            "settlement_counterparty": "seller-app",
+            "settlement_phase": "sale-amount",
+            "settlement_type": self.settlement_type,
+            "beneficiary_name": beneficiary,
+        }
+        if self.settlement_type == "upi":
+            detail["upi_address"] = self.upi_address
+        else:
+            detail.update(
+                settlement_bank_account_no=self.bank_account_no,
+                settlement_ifsc_code=self.ifsc_code,
+                bank_name=self.bank_name,
+                branch_name=self.branch_name,
+            )
+        return [detail]
+
+    def bpp_terms(self, provider_pan: str | None, *, confirmed: bool = False) -> dict[str, Any]:
+        entries = [
+            ("max_liability", self.max_liability),
+            ("max_liability_cap", self.max_liability_cap),
+            ("mandatory_arbitration", self.mandatory_arbitration),
+            ("court_jurisdiction", self.court_jurisdiction),
+            ("delay_interest", self.delay_interest),
+            ("tax_number", self.np_tax_number),
+            ("provider_tax_number", provider_pan or self.default_provider_pan),
+        ]
+        if confirmed:
+            entries.insert(0, ("np_type", self.np_type))
+            entries.append(("accept_bap_terms", "Y"))
+        return {"code": "bpp_terms", "list": [{"code": c, "value": v} for c, v in entries]}
+
+    def withholding(self) -> str:
+        return format_money(self.withholding_amount)
+
+
+def policy_of(deps: SellerDeps) -> OrderPolicy:
+    policy = deps.extras.get("order_policy")
+    return policy if isinstance(policy, OrderPolicy) else OrderPolicy()
+
+
+def load_policy(path: Path) -> OrderPolicy:
+    """Seller terms from a JSON object whose keys are ``OrderPolicy`` fields. Unknown keys are
+    refused (a typo must not silently fall back to a sample value)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: seller terms must be a JSON object")
+    known = {f.name: f for f in fields(OrderPolicy)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ValueError(f"{path}: unknown seller terms {unknown}; known: {sorted(known)}")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        default = getattr(OrderPolicy(), name)
+        if isinstance(default, Decimal):
+            try:
+                values[name] = Decimal(str(value))
+            except ArithmeticError as exc:
+                raise ValueError(f"{path}: {name} must be a decimal amount") from exc
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{path}: {name} must be true or false")
+        else:
+            values[name] = value
+    return OrderPolicy(**values)

@@ -1,0 +1,106 @@
+"""Cancellation and return reason codes, rating categories (protocol.md 4.8, 4.9, 4.11).
+
+Who may use a cancellation code matters: a buyer app sending a seller-only code gets 30012, and
+RTO-triggering codes after pickup send the parcel back to origin instead of simply cancelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Party(StrEnum):
+    BUYER = "buyer"  # the buyer NP (BNP)
+    SELLER = "seller"  # us, the seller NP (SNP), or the merchant acting through us
+    LSP = "lsp"  # the logistics provider (the seller forwards these when it self-delivers)
+    SYSTEM = "system"  # order-confirmation failures (996-999)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReason:
+    code: str
+    text: str
+    parties: frozenset[Party]
+    part_cancel: bool = False  # may cancel some items only (merchant part-cancel)
+    rto: bool = False  # after pickup the parcel returns to origin
+
+
+def _r(
+    code: str, text: str, *parties: Party, part: bool = False, rto: bool = False
+) -> CancelReason:
+    return CancelReason(code, text, frozenset(parties), part_cancel=part, rto=rto)
+
+
+B, S, L, X = Party.BUYER, Party.SELLER, Party.LSP, Party.SYSTEM
+
+CANCEL_REASONS: dict[str, CancelReason] = {
+    r.code: r
+    for r in (
+        _r("001", "Price changed: buyer asked to pay more", B),
+        _r("002", "One or more items in the Order not available", S, part=True),
+        _r("003", "Product available at lower than order price", B, rto=True),
+        _r("005", "Merchant rejected the order", S),
+        _r("006", "Order not received as per buyer app TAT SLA", B, rto=True),
+        _r("007", "Order not received as per buyer app TAT SLA (logistics)", L, rto=True),
+        _r("008", "Order not ready for pickup", L),
+        _r("009", "Wrong product delivered", B, rto=True),
+        _r("010", "Buyer wants to modify address / other order details", B, rto=True),
+        _r("011", "Buyer not found or cannot be contacted", L, S, rto=True),
+        _r("012", "Buyer does not want product any more", L, S, part=True, rto=True),
+        _r("013", "Buyer refused to accept delivery", L, S, rto=True),
+        _r("014", "Address not found", L, S, rto=True),
+        _r("015", "Buyer not available at location", L, S, rto=True),
+        _r("016", "Accident / rain / strike / vehicle issues", L),
+        _r("017", "Order delivery delayed or not possible", L),
+        _r("018", "Delivery pin code not serviceable", S),
+        _r("019", "Pickup pin code not serviceable", S),
+        _r("020", "Order lost in transit", L, S),
+        _r("021", "Packed order not complete", L),
+        _r("022", "Payment failed", S),
+        _r("996", "Order confirmation failure (logistics buyer NP)", X),
+        _r("997", "Order confirmation failure (logistics)", X),
+        _r("998", "Order confirmation failure (seller NP)", X),
+        _r("999", "Order confirmation failure (buyer NP)", X),
+    )
+}
+
+# protocol.md 4.8: "RTO-triggering: 003, 006, 007, 009-015".
+RTO_REASONS = frozenset(code for code, r in CANCEL_REASONS.items() if r.rto)
+
+
+def cancel_reason(code: str, party: Party) -> CancelReason | None:
+    """The reason if ``party`` may cancel with ``code``; the seller may also pass on LSP codes
+    (it is its own LSP when it self-delivers)."""
+    reason = CANCEL_REASONS.get(code)
+    if reason is None:
+        return None
+    allowed = set(reason.parties)
+    if Party.LSP in allowed:
+        allowed.add(Party.SELLER)
+    return reason if party in allowed else None
+
+
+# Return reasons accepted by LVU for retail 1.2.0 (protocol.md 4.9); the wording is the common
+# reading of the codes, the codes are what is checked.
+RETURN_REASONS: dict[str, str] = {
+    "001": "Buyer does not want product any more",
+    "002": "Product available at lower than order price",
+    "003": "Product damaged or not in usable state",
+    "004": "Product is of incorrect quantity or size",
+    "005": "Product delivered is different from what was shown and ordered",
+}
+
+RATING_CATEGORIES = ("Item", "Order", "Fulfillment", "Provider", "Agent")
+RATING_VALUES = range(1, 6)
+
+
+def rating_value(value: str | int) -> int | None:
+    """1..5 as an int, or None when the value is not a whole number in range."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number in RATING_VALUES else None

@@ -1,0 +1,213 @@
+"""The seller's side of an order, shared by the admin API and the CLI: list, show, accept,
+advance a fulfillment, cancel, part-cancel, decide a return.
+
+Each action checks the rules (``lifecycle``), writes the change and its journal entries, and
+enqueues the unsolicited callback the flow requires (``on_status``, ``on_cancel`` or
+``on_update``, a fresh message_id in the order's transaction) in the caller's transaction: the
+buyer app is told if and only if the change was committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ondc_adapter import outbox
+from ondc_adapter.exchange import OutboundMessage
+from ondc_adapter.orders import lifecycle, repository
+from ondc_adapter.orders.build import forward_fulfillment, fulfillment, order_message
+from ondc_adapter.orders.lifecycle import IllegalTransition
+from ondc_adapter.orders.reasons import Party, cancel_reason
+from ondc_adapter.orders.state import FState, FulfillmentType
+from ondc_adapter.orders.tables import OrderRecord, OrderTransition
+from ondc_adapter.protocol.context import Context
+from ondc_adapter.protocol.errors import Code
+from ondc_adapter.settings import Settings
+
+__all__ = [
+    "IllegalTransition",
+    "OrderNotFound",
+    "Outcome",
+    "accept",
+    "advance",
+    "cancel",
+    "confirmation_failure",
+    "list_orders",
+    "part_cancel",
+    "show",
+]
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(slots=True)
+class Outcome:
+    record: OrderRecord
+    messages: list[OutboundMessage] = field(default_factory=list)
+
+
+async def _load(session: AsyncSession, order_id: str) -> OrderRecord:
+    record = await repository.find_by_order_id(session, order_id, lock=True)
+    if record is None:
+        raise OrderNotFound(f"order {order_id} not found")
+    return record
+
+
+async def _push(
+    session: AsyncSession, record: OrderRecord, action: str, settings: Settings, now: datetime
+) -> OutboundMessage:
+    base = Context.model_validate(record.context)
+    message = OutboundMessage.unsolicited(
+        base, action, order_message(record), settings=settings, now=now
+    )
+    await outbox.enqueue(session, message, now=now)
+    return message
+
+
+async def list_orders(
+    session: AsyncSession, *, state: str | None = None, limit: int = 50, offset: int = 0
+) -> list[OrderRecord]:
+    return await repository.list_orders(session, state=state, limit=limit, offset=offset)
+
+
+async def show(session: AsyncSession, order_id: str) -> tuple[OrderRecord, list[OrderTransition]]:
+    record = await repository.find_by_order_id(session, order_id)
+    if record is None:
+        raise OrderNotFound(f"order {order_id} not found")
+    return record, await repository.transitions(session, record.id)
+
+
+async def accept(
+    session: AsyncSession, settings: Settings, order_id: str, *, now: datetime
+) -> Outcome:
+    """Accept a deferred order (Created -> Accepted); the buyer learns it by on_status."""
+    record = await _load(session, order_id)
+    await lifecycle.accept(session, record, actor="seller", now=now)
+    return Outcome(record, [await _push(session, record, "on_status", settings, now)])
+
+
+async def advance(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    state: str,
+    *,
+    now: datetime,
+    fulfillment_id: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    actor: str = "seller",
+) -> Outcome:
+    """Move a fulfillment: the forward one by default (Packed, Agent-assigned,
+    Order-picked-up, ..., Order-delivered), or an RTO / Return fulfillment by id."""
+    try:
+        target = FState(state)
+    except ValueError as exc:
+        raise IllegalTransition(f"unknown fulfillment state {state!r}") from exc
+    record = await _load(session, order_id)
+    fid = fulfillment_id or forward_fulfillment(record)["id"]
+    f = fulfillment(record, fid)
+    if f is None:
+        raise IllegalTransition(f"order has no fulfillment {fid}", Code.FULFILLMENT_NOT_FOUND)
+    kind = f.get("type", FulfillmentType.DELIVERY.value)
+    if kind == FulfillmentType.DELIVERY.value:
+        await lifecycle.advance(
+            session, record, target, actor=actor, now=now, reason=reason, details=details
+        )
+        action = "on_status"
+    else:
+        await lifecycle.move_fulfillment(
+            session, record, fid, target, actor=actor, now=now, reason=reason
+        )
+        action = "on_update" if kind == FulfillmentType.RETURN.value else "on_status"
+    return Outcome(record, [await _push(session, record, action, settings, now)])
+
+
+async def cancel(
+    session: AsyncSession, settings: Settings, order_id: str, reason_code: str, *, now: datetime
+) -> Outcome:
+    """Seller cancel (whole order) with a seller/LSP reason; after pickup only RTO reasons."""
+    reason = cancel_reason(reason_code, Party.SELLER)
+    if reason is None:
+        raise IllegalTransition(
+            f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
+        )
+    record = await _load(session, order_id)
+    await lifecycle.cancel(
+        session, record, reason, initiated_by=settings.subscriber_id, actor="seller", now=now
+    )
+    return Outcome(record, [await _push(session, record, "on_cancel", settings, now)])
+
+
+async def confirmation_failure(
+    session: AsyncSession, settings: Settings, order_id: str, *, now: datetime,
+    reason_code: str = "998",
+) -> Outcome:
+    """The buyer app NACKed our on_confirm or never answered it (protocol.md 4.6): cancel
+    with 998 and tell it by on_cancel. For the callback dispatcher, not for merchants."""
+    reason = cancel_reason(reason_code, Party.SYSTEM)
+    if reason is None:
+        raise IllegalTransition(
+            f"{reason_code} is not a confirmation-failure code", Code.INVALID_CANCELLATION_REASON
+        )
+    record = await _load(session, order_id)
+    await lifecycle.cancel(
+        session, record, reason, initiated_by=settings.subscriber_id, actor="system", now=now
+    )
+    return Outcome(record, [await _push(session, record, "on_cancel", settings, now)])
+
+
+async def part_cancel(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    quantities: dict[str, int],
+    *,
+    now: datetime,
+    reason_code: str = "002",
+) -> Outcome:
+    """Merchant part-cancel (some units unavailable): unsolicited on_update."""
+    reason = cancel_reason(reason_code, Party.SELLER)
+    if reason is None:
+        raise IllegalTransition(
+            f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
+        )
+    record = await _load(session, order_id)
+    await lifecycle.part_cancel(
+        session, record, quantities, reason, initiated_by=settings.subscriber_id,
+        actor="seller", now=now,
+    )
+    return Outcome(record, [await _push(session, record, "on_update", settings, now)])
+
+
+def summary(record: OrderRecord) -> dict[str, Any]:
+    """One line of ``orders list``."""
+    return {
+        "order_id": record.order_id,
+        "transaction_id": record.transaction_id,
+        "bap_id": record.bap_id,
+        "provider_id": record.provider_id,
+        "state": record.state,
+        "fulfillment_state": record.fulfillment_state,
+        "total": record.quote["price"]["value"],
+        "created_at": record.created_at_text,
+        "updated_at": record.updated_at_text,
+    }
+
+
+def transition_dict(t: OrderTransition) -> dict[str, Any]:
+    return {
+        "entity": t.entity,
+        "fulfillment_id": t.fulfillment_id,
+        "from": t.from_state,
+        "to": t.to_state,
+        "actor": t.actor,
+        "reason": t.reason,
+        "reason_code": t.reason_code,
+        "at": t.at.isoformat(),
+    }

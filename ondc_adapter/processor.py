@@ -1,0 +1,212 @@
+"""The inbox processor: runs the seller logic for each recorded request, exactly once.
+
+For one inbox row, in ONE database transaction: claim the row, call the action's handler, write
+each ``OutboundMessage`` it returns to the outbox, mark the row processed. Either all of that
+commits or none of it does, so a crash (even ``kill -9``) leaves the row ``received`` and it is
+processed on restart; a committed row is never processed again.
+
+Claiming: PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes work side by side without
+waiting on each other. SQLite has a single writer: the claim is an UPDATE, which takes the
+database write lock for the rest of the transaction, so two processes cannot both run a row.
+
+A handler exception rolls back to a savepoint (its partial writes vanish), counts an attempt and
+retries later with backoff; after ``max_attempts`` the row is marked failed and an ``on_*`` with
+error 31001 is enqueued so the buyer app hears about it (never a silent drop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.contextvars import bound_contextvars
+
+from ondc_adapter.backlog import BacklogSampler
+from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, SellerDeps
+from ondc_adapter.inbox import FAILED, PROCESSED, RECEIVED, InboxEntry
+from ondc_adapter.logging import get_logger
+from ondc_adapter.metrics import NodeMetrics
+from ondc_adapter.outbox import enqueue
+from ondc_adapter.protocol.ack import Error
+from ondc_adapter.protocol.context import Context
+from ondc_adapter.protocol.errors import Code
+from ondc_adapter.settings import Settings
+from ondc_adapter.storage.engine import Database
+
+log = get_logger(__name__)
+
+
+def inbound_from_row(row: InboxEntry) -> InboundRequest:
+    data = orjson.loads(row.body)
+    return InboundRequest(
+        action=row.action,
+        context=Context.model_validate(data["context"]),
+        message=data["message"],
+        received_at=row.received_at,
+        signer=row.signer,
+        gateway=row.gateway,
+    )
+
+
+class InboxProcessor:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        handlers: dict[str, Handler],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        max_attempts: int = 3,
+        retry_delay: float = 1.0,
+        poll_seconds: float = 1.0,
+        on_enqueued: Callable[[], None] | None = None,
+        extras: dict[str, object] | None = None,
+        metrics: NodeMetrics | None = None,
+        depth_interval: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.handlers = handlers
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.poll_seconds = poll_seconds
+        self.on_enqueued = on_enqueued  # wakes the dispatcher
+        self.deps = SellerDeps(settings=settings, now=self.clock, extras=dict(extras or {}))
+        self._wake = asyncio.Event()
+        self.metrics = metrics if metrics is not None else NodeMetrics()
+        self.backlog = BacklogSampler(
+            db,
+            self.metrics.inbox_pending,
+            select(func.count()).select_from(InboxEntry).where(InboxEntry.status == RECEIVED),
+            interval=depth_interval,
+            owner="processor",
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def sample_depth(self) -> int:
+        """Count rows waiting for the processor into the ``ondc_inbox_pending`` gauge."""
+        return await self.backlog.sample()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until ``stop`` is set; sleeps until woken or ``poll_seconds`` pass."""
+        while not stop.is_set():
+            await self.backlog.maybe_sample()
+            try:
+                worked = await self.process_one()
+            except Exception as exc:  # database hiccup: log, back off, keep going
+                log.error("processor.error", error=repr(exc))
+                worked = False
+                await asyncio.sleep(self.poll_seconds)
+            if worked:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def process_all(self) -> int:
+        """Process every due row (for tests and one-shot runs); returns how many."""
+        count = 0
+        while await self.process_one():
+            count += 1
+        return count
+
+    async def process_one(self) -> bool:
+        """Claim and process one due row; False when none is due."""
+        async with self.db.session() as session:
+            row = await self._claim(session)
+            if row is None:
+                return False
+            enqueued = await self._process(session, row)
+        if enqueued and self.on_enqueued is not None:
+            self.on_enqueued()
+        return True
+
+    async def _claim(self, session: AsyncSession) -> InboxEntry | None:
+        now = self.clock()
+        due = (
+            select(InboxEntry)
+            .where(InboxEntry.status == RECEIVED, InboxEntry.next_attempt_at <= now)
+            .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
+            .limit(1)
+        )
+        if self.db.is_postgres:
+            return (await session.execute(due.with_for_update(skip_locked=True))).scalar()
+        # SQLite: write first, so the transaction holds the database write lock before it
+        # reads (busy_timeout waits for it); a read-then-upgrade could fail on a stale snapshot.
+        claimed = await session.execute(
+            update(InboxEntry)
+            .where(InboxEntry.id == due.with_only_columns(InboxEntry.id).scalar_subquery())
+            .values(attempts=InboxEntry.attempts)
+            .returning(InboxEntry.id)
+        )
+        row_id = claimed.scalar()
+        if row_id is None:
+            return None
+        return await session.get(InboxEntry, row_id)
+
+    async def _process(self, session: AsyncSession, row: InboxEntry) -> int:
+        # The handler's log lines (and ours) carry the request's ids.
+        with bound_contextvars(
+            action=row.action,
+            transaction_id=row.transaction_id,
+            message_id=row.message_id,
+            inbox_id=row.id,
+        ):
+            return await self._process_bound(session, row)
+
+    async def _process_bound(self, session: AsyncSession, row: InboxEntry) -> int:
+        now = self.clock()
+        try:
+            request = inbound_from_row(row)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Cannot happen for rows the pipeline wrote (they were validated); kept explicit.
+            row.status, row.error, row.processed_at = FAILED, f"unreadable body: {exc}", now
+            self.metrics.processed_row(row.action, "failed")
+            log.error("processor.unreadable_row", error=str(exc))
+            return 0
+        handler = self.handlers.get(row.action)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for action {row.action!r}")
+            async with session.begin_nested():
+                messages = await handler(request, session, self.deps)
+                for message in messages:
+                    await enqueue(session, message, now=now)
+        except Exception as exc:
+            return await self._failed_attempt(session, row, request, exc, now)
+        row.status, row.processed_at, row.error = PROCESSED, now, None
+        row.attempts += 1
+        self.metrics.processed_row(row.action, "processed")
+        log.info("processor.processed", callbacks=len(messages))
+        return len(messages)
+
+    async def _failed_attempt(
+        self,
+        session: AsyncSession,
+        row: InboxEntry,
+        request: InboundRequest,
+        exc: Exception,
+        now: datetime,
+    ) -> int:
+        row.attempts += 1
+        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.error("processor.handler_failed", attempt=row.attempts, error=row.error)
+        if row.attempts < self.max_attempts:
+            delay = self.retry_delay * 2 ** (row.attempts - 1)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            self.metrics.processed_row(row.action, "retry")
+            return 0
+        row.status, row.processed_at = FAILED, now
+        self.metrics.processed_row(row.action, "failed")
+        error = Error.of(Code.INTERNAL_ERROR, "internal error while processing the request")
+        reply = OutboundMessage.reply(request, {}, settings=self.settings, now=now, error=error)
+        await enqueue(session, reply, now=now)
+        return 1

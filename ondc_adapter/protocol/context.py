@@ -1,0 +1,167 @@
+"""The ``context`` object of retail 1.2.0 (protocol.md 3.2) and the rules a BPP applies to it.
+
+``Context`` checks shape and formats; ``check_context`` applies deployment policy (our bpp_id,
+supported domains, clock skew) and returns the first failure as an ONDC ``Error`` with a path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ondc_adapter.protocol.ack import Error
+from ondc_adapter.protocol.durations import (
+    format_timestamp,
+    parse_duration,
+    parse_timestamp,
+)
+from ondc_adapter.protocol.errors import Code, ErrorType
+
+CORE_VERSION = "1.2.0"
+BPP_ACTIONS = (
+    "search",
+    "select",
+    "init",
+    "confirm",
+    "status",
+    "track",
+    "cancel",
+    "update",
+    "rating",
+    "support",
+)
+Action = Literal[
+    "search", "select", "init", "confirm", "status", "track", "cancel", "update", "rating",
+    "support", "on_search", "on_select", "on_init", "on_confirm", "on_status", "on_track",
+    "on_cancel", "on_update", "on_rating", "on_support",
+]
+_FQDN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.\-_]*[A-Za-z0-9])?$")
+_CITY = re.compile(r"^(?:std:\d{2,5}|\*)$")
+_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")  # compiled once: validated per request
+
+
+class Context(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
+
+    domain: str = Field(min_length=1, examples=["ONDC:RET16"])
+    country: str = Field(pattern=r"^[A-Z]{3}$", examples=["IND"])
+    city: str = Field(examples=["std:080", "*"])
+    action: Action
+    core_version: str
+    bap_id: str
+    bap_uri: str
+    bpp_id: str | None = None
+    bpp_uri: str | None = None
+    transaction_id: str
+    message_id: str
+    timestamp: str = Field(examples=["2023-06-03T08:00:00.000Z"])
+    ttl: str | None = Field(default=None, examples=["PT30S"])
+    key: str | None = None
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, value: str) -> str:
+        if not _CITY.match(value):
+            raise ValueError("city must be std:<STD code> or *")
+        return value
+
+    @field_validator("bap_id", "bpp_id")
+    @classmethod
+    def _fqdn(cls, value: str | None) -> str | None:
+        if value is not None and not _FQDN.match(value):
+            raise ValueError("must be a subscriber id (a domain name), not a URL")
+        return value
+
+    @field_validator("bap_uri", "bpp_uri")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("transaction_id", "message_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be 1-128 printable ASCII characters without spaces")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: str) -> str:
+        parse_timestamp(value)
+        return value
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def sent_at(self) -> datetime:
+        return parse_timestamp(self.timestamp)
+
+    @property
+    def ttl_delta(self) -> timedelta:
+        return parse_duration(self.ttl) if self.ttl else timedelta(seconds=30)
+
+    def callback_context(self, *, bpp_id: str, bpp_uri: str, now: datetime) -> Context:
+        """The context of our ``on_<action>`` answer: same ids, our identity, a fresh time."""
+        return self.model_copy(
+            update={
+                "action": f"on_{self.action}",
+                "bpp_id": bpp_id,
+                "bpp_uri": bpp_uri,
+                "timestamp": format_timestamp(now),
+                "ttl": self.ttl or "PT30S",
+            }
+        )
+
+
+def check_context(
+    context: Context,
+    *,
+    action: str,
+    bpp_id: str,
+    domains: list[str] | tuple[str, ...],
+    now: datetime,
+    timestamp_skew: timedelta,
+) -> Error | None:
+    """Deployment rules for an inbound request's context; ``None`` when it is acceptable."""
+
+    def err(field: str, message: str, code: Code = Code.INVALID_REQUEST) -> Error:
+        return Error(
+            type=ErrorType.CONTEXT, code=code.value, path=f"context.{field}", message=message
+        )
+
+    if context.action != action:
+        return err("action", f"context.action {context.action!r} does not match /{action}")
+    if context.core_version != CORE_VERSION:
+        return err("core_version", f"core_version must be {CORE_VERSION}")
+    if context.domain not in domains:
+        return err("domain", f"domain {context.domain!r} is not served here (serves {domains})")
+    if action != "search":
+        if context.bpp_id != bpp_id:
+            return err("bpp_id", f"bpp_id must be {bpp_id!r}")
+        if not context.bpp_uri:
+            return err("bpp_uri", "bpp_uri is required after search")
+    elif context.bpp_id is not None and context.bpp_id != bpp_id:
+        return err("bpp_id", f"bpp_id must be {bpp_id!r} when present")
+    if context.transaction_id == context.message_id:
+        return err("message_id", "message_id must differ from transaction_id")
+    sent = context.sent_at
+    if sent > now + timestamp_skew:
+        return err("timestamp", f"timestamp is {(sent - now).total_seconds():.1f}s in the future")
+    if now - sent > max(context.ttl_delta, timestamp_skew):
+        return err(
+            "timestamp",
+            f"request is stale: sent {(now - sent).total_seconds():.1f}s ago, ttl {context.ttl}",
+            Code.STALE_REQUEST,
+        )
+    return None

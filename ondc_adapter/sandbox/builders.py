@@ -1,0 +1,405 @@
+"""Request builders named by scenario steps (``build: {builder: select, quantity: 2}``).
+
+Each builder turns what the flow has seen so far (earlier requests and callbacks) into the next
+request, the way a buyer app would: pick an item from on_search, echo on_select's fulfillment
+into init, on_init's quote into confirm... Parameters come from the scenario file.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
+from ondc_adapter.sandbox import paths
+
+BUYER = {
+    "name": "Sandbox Buyer",
+    "phone": "9886098860",
+    "email": "buyer@example.com",
+    "gps": "12.974002,77.613458",
+    "area_code": "560001",
+    "address": {
+        "name": "12",
+        "building": "Sandbox Towers",
+        "locality": "MG Road",
+        "city": "Bengaluru",
+        "state": "Karnataka",
+        "country": "IND",
+        "area_code": "560001",
+    },
+}
+
+
+class BuildError(Exception):
+    """The flow so far does not contain what this request needs (e.g. no item in stock)."""
+
+
+@dataclass
+class FlowState:
+    """What builders and checks can see: the flow's identity and every step's message."""
+
+    domain: str
+    city: str
+    bap_id: str
+    bap_uri: str
+    bpp_id: str | None = None
+    bpp_uri: str | None = None
+    search_transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    order_id: str | None = None
+    # step id -> the JSON payload sent or received at that step
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # action -> last payload of that action (requests and callbacks), for builders
+    last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    now: Callable[[], datetime] = utcnow
+
+    def latest(self, action: str) -> dict[str, Any]:
+        if action not in self.last:
+            raise BuildError(f"this request needs an earlier {action} in the flow")
+        return self.last[action]
+
+    def context(self, action: str, *, transaction_id: str | None = None) -> dict[str, Any]:
+        ctx: dict[str, Any] = {
+            "domain": self.domain,
+            "country": "IND",
+            "city": self.city,
+            "action": action,
+            "core_version": "1.2.0",
+            "bap_id": self.bap_id,
+            "bap_uri": self.bap_uri,
+            "transaction_id": transaction_id or self.transaction_id,
+            "message_id": str(uuid.uuid4()),
+            "timestamp": format_timestamp(self.now()),
+            "ttl": "PT30S",
+        }
+        if action != "search" and self.bpp_id:
+            ctx["bpp_id"] = self.bpp_id
+            ctx["bpp_uri"] = self.bpp_uri
+        return ctx
+
+
+def _order(state: FlowState, action: str) -> dict[str, Any]:
+    return copy.deepcopy(state.latest(action)["message"]["order"])
+
+
+def build_search(state: FlowState, *, fulfillment_type: str = "Delivery",
+                 finder_fee: str = "3", category: str | None = None) -> dict[str, Any]:
+    intent: dict[str, Any] = {
+        "fulfillment": {"type": fulfillment_type},
+        "payment": {
+            "@ondc/org/buyer_app_finder_fee_type": "percent",
+            "@ondc/org/buyer_app_finder_fee_amount": finder_fee,
+        },
+    }
+    if category:
+        intent["category"] = {"id": category}
+    return {
+        "context": state.context("search", transaction_id=state.search_transaction_id),
+        "message": {"intent": intent},
+    }
+
+
+def build_search_inc(state: FlowState, *, mode: str = "pull", window_seconds: int = 3600,
+                     end_offset_seconds: float = 0) -> dict[str, Any]:
+    """Incremental catalogue refresh (city "*"): ``mode`` pull (start/end window) | start | stop."""
+    ctx = state.context("search", transaction_id=state.search_transaction_id)
+    ctx["city"] = "*"
+    # The window must end at or before context.timestamp: measure from that very value.
+    now = parse_timestamp(ctx["timestamp"])
+    if mode == "pull":
+        end = now - timedelta(seconds=end_offset_seconds)
+        start = end - timedelta(seconds=window_seconds)
+        tag_list = [
+            {"code": "start_time", "value": format_timestamp(start)},
+            {"code": "end_time", "value": format_timestamp(end)},
+        ]
+    else:
+        tag_list = [{"code": "mode", "value": mode}]
+    return {
+        "context": ctx,
+        "message": {
+            "intent": {
+                "payment": {
+                    "@ondc/org/buyer_app_finder_fee_type": "percent",
+                    "@ondc/org/buyer_app_finder_fee_amount": "3",
+                },
+                "tags": [{"code": "catalog_inc", "list": tag_list}],
+            }
+        },
+    }
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def pick_items(catalog: dict[str, Any], strategy: str, how_many: int) -> tuple[
+    dict[str, Any], list[dict[str, Any]]
+]:
+    """The first provider of ``catalog`` with ``how_many`` enabled items for ``strategy``
+    (``first_in_stock``/``in_stock``: available count > 0; ``first``: any)."""
+    for provider in catalog.get("bpp/providers") or []:
+        items = [
+            i for i in provider.get("items") or []
+            if (i.get("time") or {}).get("label", "enable") == "enable"
+        ]
+        if strategy in ("first_in_stock", "in_stock"):
+            chosen = [i for i in items if _count(paths.get(i, "quantity.available.count", 0)) > 0]
+        elif strategy == "first":
+            chosen = items
+        else:
+            raise BuildError(f"unknown item strategy {strategy!r}")
+        if len(chosen) >= how_many:
+            return provider, chosen[:how_many]
+    raise BuildError(f"on_search has no provider with {how_many} item(s) for {strategy!r}")
+
+
+def build_select(state: FlowState, *, items: str = "first_in_stock", how_many: int = 1,
+                 quantity: int | str = 1, payment_type: str | None = None) -> dict[str, Any]:
+    """``quantity``: a count, or ``over_stock`` (available + 1: the out-of-stock case)."""
+    on_search = state.latest("on_search")
+    state.bpp_id = on_search["context"].get("bpp_id")
+    state.bpp_uri = on_search["context"].get("bpp_uri")
+    provider, chosen = pick_items(on_search["message"]["catalog"], items, how_many)
+    order_items = []
+    for item in chosen:
+        if quantity == "over_stock":
+            count = _count(paths.get(item, "quantity.available.count", 0)) + 1
+        else:
+            count = int(quantity)
+        line: dict[str, Any] = {"id": item["id"], "quantity": {"count": count}}
+        if item.get("location_id"):
+            line["location_id"] = item["location_id"]
+        order_items.append(line)
+    location_ids = sorted({i["location_id"] for i in chosen if i.get("location_id")})
+    if not location_ids:
+        location_ids = [loc["id"] for loc in (provider.get("locations") or [])[:1]]
+    order: dict[str, Any] = {
+        "provider": {"id": provider["id"], "locations": [{"id": x} for x in location_ids]},
+        "items": order_items,
+        "fulfillments": [
+            {
+                "end": {
+                    "location": {"gps": BUYER["gps"], "address": {"area_code": BUYER["area_code"]}}
+                }
+            }
+        ],
+    }
+    if payment_type:
+        order["payment"] = {"type": payment_type}
+    return {"context": state.context("select"), "message": {"order": order}}
+
+
+def _billing(state: FlowState) -> dict[str, Any]:
+    stamp = format_timestamp(state.now())
+    return {
+        "name": BUYER["name"],
+        "address": dict(BUYER["address"]),
+        "email": BUYER["email"],
+        "phone": BUYER["phone"],
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+def build_init(state: FlowState) -> dict[str, Any]:
+    on_select = _order(state, "on_select")
+    select = _order(state, "select")
+    fulfillment = (on_select.get("fulfillments") or [{}])[0]
+    items = [
+        {"id": i["id"], "quantity": i["quantity"], "fulfillment_id": fulfillment.get("id", "F1"),
+         **({"location_id": i["location_id"]} if i.get("location_id") else {})}
+        for i in select["items"]
+    ]
+    order = {
+        "provider": select["provider"],
+        "items": items,
+        "billing": _billing(state),
+        "fulfillments": [
+            {
+                "id": fulfillment.get("id", "F1"),
+                "type": fulfillment.get("type", "Delivery"),
+                "end": {
+                    "location": {"gps": BUYER["gps"], "address": dict(BUYER["address"])},
+                    "contact": {"phone": BUYER["phone"], "email": BUYER["email"]},
+                },
+            }
+        ],
+        "payment": {"type": "ON-ORDER"},
+    }
+    return {"context": state.context("init"), "message": {"order": order}}
+
+
+def build_confirm(state: FlowState, *, order_id: str | None = None,
+                  payment_status: str = "PAID") -> dict[str, Any]:
+    on_init = _order(state, "on_init")
+    init = _order(state, "init")
+    state.order_id = order_id or ("O" + uuid.uuid4().hex[:12].upper())
+    ctx = state.context("confirm")
+    quote = on_init.get("quote") or {}
+    payment = copy.deepcopy(on_init.get("payment") or {})
+    payment.update(
+        {
+            "type": payment.get("type", "ON-ORDER"),
+            "collected_by": payment.get("collected_by", "BAP"),
+            "status": payment_status,
+            "params": {
+                "currency": paths.get(quote, "price.currency", "INR"),
+                "transaction_id": uuid.uuid4().hex,
+                "amount": paths.get(quote, "price.value", "0.00"),
+            },
+        }
+    )
+    fulfillments = copy.deepcopy(init["fulfillments"])
+    for f in fulfillments:
+        f.setdefault("end", {})["person"] = {"name": BUYER["name"]}
+    order = {
+        "id": state.order_id,
+        "state": "Created",
+        "provider": on_init.get("provider", init["provider"]),
+        "items": init["items"],
+        "billing": on_init.get("billing", init["billing"]),
+        "fulfillments": fulfillments,
+        "quote": quote,
+        "payment": payment,
+        "tags": on_init.get("tags", []),
+        "created_at": ctx["timestamp"],
+        "updated_at": ctx["timestamp"],
+    }
+    return {"context": ctx, "message": {"order": order}}
+
+
+def build_status(state: FlowState) -> dict[str, Any]:
+    if not state.order_id:
+        raise BuildError("status needs a confirmed order")
+    return {"context": state.context("status"), "message": {"order_id": state.order_id}}
+
+
+def build_track(state: FlowState) -> dict[str, Any]:
+    if not state.order_id:
+        raise BuildError("track needs a confirmed order")
+    return {"context": state.context("track"), "message": {"order_id": state.order_id}}
+
+
+def build_cancel(state: FlowState, *, reason: str = "006", force: str | None = None
+                 ) -> dict[str, Any]:
+    if not state.order_id:
+        raise BuildError("cancel needs a confirmed order")
+    message: dict[str, Any] = {"order_id": state.order_id, "cancellation_reason_id": reason}
+    if force is not None:
+        message["descriptor"] = {
+            "name": "fulfillment",
+            "short_desc": "F1",
+            "tags": [{"code": "params", "list": [{"code": "force", "value": force},
+                                                  {"code": "ttl_response", "value": "PT1H"}]}],
+        }
+    return {"context": state.context("cancel"), "message": message}
+
+
+def build_update_return(state: FlowState, *, reason: str = "001", quantity: int = 1
+                        ) -> dict[str, Any]:
+    """Buyer return request (update_target item), as in flow 6 (return, liquidated)."""
+    if not state.order_id:
+        raise BuildError("a return needs a delivered order")
+    order = _order(state, "on_confirm")
+    item = order["items"][0]
+    ctx = state.context("update")
+    return {
+        "context": ctx,
+        "message": {
+            "update_target": "item",
+            "order": {
+                "id": state.order_id,
+                "fulfillments": [
+                    {
+                        "type": "Return",
+                        "tags": [
+                            {
+                                "code": "return_request",
+                                "list": [
+                                    {"code": "id", "value": "R" + uuid.uuid4().hex[:6]},
+                                    {"code": "item_id", "value": item["id"]},
+                                    {"code": "item_quantity", "value": str(quantity)},
+                                    {"code": "reason_id", "value": reason},
+                                    {"code": "reason_desc", "value": "sandbox return"},
+                                    {"code": "images", "value": "https://example.com/r.png"},
+                                    {"code": "ttl_approval", "value": "PT24H"},
+                                    {"code": "ttl_reverseqc", "value": "P3D"},
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+    }
+
+
+def build_update_settlement(state: FlowState, *, after: str = "on_update") -> dict[str, Any]:
+    """Buyer's refund settlement (update_target payment) after a part-cancel or a return."""
+    if not state.order_id:
+        raise BuildError("a settlement needs an order")
+    refund = "0.00"
+    source = state.last.get(after)
+    if source:
+        total = 0.0
+        for f in paths.get(source, "message.order.fulfillments", []) or []:
+            for tag in f.get("tags") or []:
+                if tag.get("code") == "quote_trail":
+                    for entry in tag.get("list") or []:
+                        if entry.get("code") == "value":
+                            total += abs(float(entry.get("value") or 0))
+        refund = f"{total:.2f}"
+    ctx = state.context("update")
+    return {
+        "context": ctx,
+        "message": {
+            "update_target": "payment",
+            "order": {
+                "id": state.order_id,
+                "payment": {
+                    "@ondc/org/settlement_details": [
+                        {
+                            "settlement_counterparty": "buyer",
+                            "settlement_phase": "refund",
+                            "settlement_type": "upi",
+                            "settlement_amount": refund,
+                            "settlement_timestamp": ctx["timestamp"],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "search": build_search,
+    "search_full_catalog": build_search,
+    "search_inc": build_search_inc,
+    "select": build_select,
+    "init": build_init,
+    "confirm": build_confirm,
+    "status": build_status,
+    "track": build_track,
+    "cancel": build_cancel,
+    "update_return": build_update_return,
+    "update_settlement": build_update_settlement,
+}
+
+
+def build(name: str, state: FlowState, params: dict[str, Any]) -> dict[str, Any]:
+    if name not in BUILDERS:
+        raise BuildError(f"unknown builder {name!r} (have {sorted(BUILDERS)})")
+    try:
+        return BUILDERS[name](state, **params)
+    except TypeError as exc:
+        raise BuildError(f"builder {name!r}: {exc}") from exc

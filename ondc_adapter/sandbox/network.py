@@ -1,0 +1,433 @@
+"""Starts a whole ONDC network on loopback: registry, gateway, buyer app and the adapter.
+
+Every party gets real keys (test-only, in a temp dir unless one is given) and registers through
+the registry's real ``/subscribe`` path (site verification + on_subscribe challenge). All HTTP
+clients record into one ``Transcript``. Used by ``sandbox up`` (kept running) and ``sandbox run``
+(one flow, then torn down), and by the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ondc_adapter import keys as node_keys
+from ondc_adapter.keys import NodeKeys
+from ondc_adapter.sandbox.buyer import BuyerApp
+from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
+from ondc_adapter.sandbox.lookup import RegistryLookup
+from ondc_adapter.sandbox.onboarding import (
+    EntityConfig,
+    build_subscribe_request,
+    sample_entity,
+)
+from ondc_adapter.sandbox.registry import (
+    RegistryConfig,
+    RegistryStore,
+    create_registry_app,
+)
+from ondc_adapter.sandbox.servers import RunningServer, bind_loopback, start_server, stop_all
+from ondc_adapter.sandbox.transcript import Transcript, recording_client
+from ondc_adapter.settings import SUPPORTED_DOMAINS, Settings
+
+REGISTRY_ID = "registry.sandbox.local"
+GATEWAY_ID = "gateway.sandbox.local"
+BUYER_ID = "buyer.sandbox.local"
+SANDBOX_UKID = "sandbox-key-1"
+
+
+class SubscribeFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class NetworkOptions:
+    domains: list[str] = field(default_factory=lambda: list(SUPPORTED_DOMAINS))
+    work_dir: Path | None = None  # keys and SQLite; a temp dir (removed afterwards) when None
+    database_url: str | None = None  # default: ONDC_DATABASE_URL, else SQLite in work_dir
+    redis_url: str | None = None  # default: ONDC_REDIS_URL
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)  # fixed ports for `sandbox up`
+    seed_file: Path | None = None  # extra registry records
+    start_adapter: bool = True
+    load_catalogue: bool = True
+    log_level: str = "warning"
+
+
+@dataclass
+class SandboxNetwork:
+    transcript: Transcript
+    registry_url: str
+    gateway_url: str
+    buyer: BuyerApp
+    registry_store: RegistryStore
+    gateway_state: GatewayState
+    servers: list[RunningServer]
+    adapter_url: str | None = None
+    adapter_settings: Settings | None = None
+    adapter_app: Any = None
+    admin_api_key: str | None = None
+    work_dir: Path | None = None
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    registry_encryption_public_key: str | None = None
+    domains: list[str] = field(default_factory=list)
+    shared_transport: httpx.AsyncHTTPTransport | None = None
+    seller_actions: list[str] | None = None  # of a remote sandbox (`sandbox run --url`)
+
+    def local_seller_actions(self) -> list[str]:
+        if self.adapter_app is None:
+            return []
+        from ondc_adapter.sandbox.seller import ServiceSeller
+
+        return ServiceSeller(self.adapter_app).actions()
+
+    async def close_clients(self) -> None:
+        for c in self.clients:
+            await c.aclose()
+        if self.shared_transport is not None:
+            await self.shared_transport.aclose()
+
+    def describe(self) -> dict[str, Any]:
+        """What `sandbox up` prints and serves at the registry's /sandbox/network."""
+        return {
+            "registry": self.registry_url,
+            "gateway": self.gateway_url,
+            "buyer_app": self.buyer.base_url,
+            "adapter": self.adapter_url,
+            "adapter_subscriber_id": (
+                self.adapter_settings.subscriber_id if self.adapter_settings else None
+            ),
+            "admin_api_key": self.admin_api_key,
+            "work_dir": str(self.work_dir) if self.work_dir else None,
+            "registry_encryption_public_key": self.registry_encryption_public_key,
+            "domains": self.domains,
+            "seller_actions": self.local_seller_actions(),
+        }
+
+    def client(self, party: str, timeout: float = 5.0) -> httpx.AsyncClient:
+        if self.shared_transport is None:
+            self.shared_transport = httpx.AsyncHTTPTransport()
+        c = recording_client(self.transcript, party, timeout=timeout, inner=self.shared_transport)
+        self.clients.append(c)
+        return c
+
+
+def _new_keys(work_dir: Path, name: str, subscriber_id: str) -> NodeKeys:
+    keys = node_keys.new_keys(subscriber_id, SANDBOX_UKID)
+    node_keys.write_keys(keys, work_dir / "keys" / name)
+    return keys
+
+
+async def subscribe(
+    http: httpx.AsyncClient,
+    registry_url: str,
+    keys: NodeKeys,
+    entity: EntityConfig,
+    *,
+    request_id: str,
+    default_subscriber_url: str = "/",
+) -> None:
+    body = build_subscribe_request(
+        keys, entity, request_id=request_id, default_subscriber_url=default_subscriber_url
+    )
+    response = await http.post(
+        registry_url.rstrip("/") + "/subscribe",
+        content=body.model_dump_json(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        answer = response.json()
+        status = answer["message"]["ack"]["status"]
+    except (ValueError, KeyError, TypeError):
+        raise SubscribeFailed(f"{keys.subscriber_id}: registry answered {response.text}") from None
+    if status != "ACK":
+        raise SubscribeFailed(f"{keys.subscriber_id}: {answer.get('error')}")
+
+
+def adapter_settings(
+    base: Settings,
+    *,
+    work_dir: Path,
+    adapter_url: str,
+    registry_url: str,
+    registry_public_key: str,
+    request_id: str,
+    database_url: str,
+    redis_url: str | None,
+    admin_api_key: str,
+    domains: list[str],
+) -> Settings:
+    """The adapter's settings inside the sandbox: the user's, pointed at the local network."""
+    return base.model_copy(
+        update={
+            "keys_dir": work_dir / "keys" / "adapter",
+            "bpp_uri": adapter_url + base.path_prefix,
+            "registry_env": "local",
+            "registry_url": registry_url,
+            "registry_lookup": "v2",
+            "registry_encryption_public_key": registry_public_key,
+            "site_verification_request_id": request_id,
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "admin_api_key": admin_api_key,
+            "domains": domains,
+            # every search passes the gateway here: make the adapter insist on its signature
+            "search_requires_gateway": True,
+        }
+    )
+
+
+async def _load_sample_catalogue(settings: Settings, db: Any) -> None:
+    """The sample ODOP catalogue (CATALOGUE's loader), when that package provides one."""
+    from ondc_adapter.sandbox.seller import load_sample_catalogue
+
+    await load_sample_catalogue(settings, db)
+
+
+@contextlib.asynccontextmanager
+async def start_network(
+    options: NetworkOptions | None = None, *, settings: Settings | None = None
+) -> AsyncIterator[SandboxNetwork]:
+    opts = options or NetworkOptions()
+    stack = contextlib.AsyncExitStack()
+    async with stack:
+        if opts.work_dir is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ondc-sandbox-"))
+            work_dir = Path(tmp)
+        else:
+            work_dir = opts.work_dir
+            work_dir.mkdir(parents=True, exist_ok=True)
+        transcript = Transcript()
+        socks = {
+            name: bind_loopback(opts.host, opts.ports.get(name, 0))
+            for name in ("registry", "gateway", "buyer", "adapter")
+        }
+        urls = {name: "http://{}:{}".format(*s.getsockname()[:2]) for name, s in socks.items()}
+
+        # Keys: the registry only needs its X25519 pair (challenges); the rest sign too.
+        registry_keys = node_keys.new_keys(REGISTRY_ID, SANDBOX_UKID)
+        gateway_keys = _new_keys(work_dir, "gateway", GATEWAY_ID)
+        buyer_keys = _new_keys(work_dir, "buyer", BUYER_ID)
+        base_settings = settings or Settings()
+        adapter_id = base_settings.subscriber_id
+        adapter_keys = node_keys.new_keys(adapter_id, base_settings.unique_key_id)
+        node_keys.write_keys(adapter_keys, work_dir / "keys" / "adapter")
+
+        network = SandboxNetwork(
+            transcript=transcript,
+            registry_url=urls["registry"],
+            gateway_url=urls["gateway"],
+            buyer=None,  # type: ignore[arg-type]  # set below, it needs a client
+            registry_store=RegistryStore(),
+            gateway_state=GatewayState(),
+            servers=[],
+            work_dir=work_dir,
+            registry_encryption_public_key=registry_keys.encryption_public_key,
+            domains=list(opts.domains),
+        )
+
+        stack.push_async_callback(network.close_clients)
+
+        async def stop_servers() -> None:
+            await stop_all(network.servers)
+
+        stack.push_async_callback(stop_servers)
+
+        if opts.seed_file:
+            network.registry_store.seed_file(opts.seed_file)
+        registry_config = RegistryConfig(
+            keys=registry_keys,
+            site_urls={
+                GATEWAY_ID: urls["gateway"],
+                BUYER_ID: urls["buyer"],
+                adapter_id: urls["adapter"],
+            },
+            allow_site_registration=True,
+        )
+        registry_app = create_registry_app(
+            registry_config, network.registry_store, network.client("registry")
+        )
+
+        @registry_app.get("/sandbox/network")
+        async def describe() -> dict[str, Any]:
+            return network.describe()
+
+        @registry_app.post("/sandbox/seller/{action}")
+        async def seller_action(action: str, request: Request) -> JSONResponse:
+            """Sandbox only: seller actions for a `sandbox run --url` in another process,
+            performed on this process's adapter exactly as an in-process run does."""
+            return await perform_remote_seller_action(network, action, await request.body())
+
+        request_ids = {name: str(uuid.uuid4()) for name in ("gateway", "buyer", "adapter")}
+        gateway_app = create_gateway_app(
+            gateway_keys,
+            RegistryLookup(urls["registry"], network.client("gateway"), keys=gateway_keys),
+            network.client("gateway"),
+            request_id=request_ids["gateway"],
+            registry_encryption_public_key=registry_keys.encryption_public_key,
+            state=network.gateway_state,
+        )
+        buyer_http = network.client("buyer")
+        buyer = BuyerApp(
+            keys=buyer_keys,
+            lookup=RegistryLookup(urls["registry"], buyer_http, keys=buyer_keys),
+            http=buyer_http,
+            gateway_url=urls["gateway"],
+            base_url=urls["buyer"],
+        )
+        network.buyer = buyer
+        buyer_app = buyer.app(
+            request_id=request_ids["buyer"],
+            registry_encryption_public_key=registry_keys.encryption_public_key,
+        )
+        for name, app in (("registry", registry_app), ("gateway", gateway_app),
+                          ("buyer", buyer_app)):
+            network.servers.append(
+                await start_server(name, app, sock=socks[name], log_level=opts.log_level)
+            )
+
+        if opts.start_adapter:
+            await _start_adapter(
+                network, stack, opts, base_settings, socks["adapter"], urls, registry_keys,
+                request_ids["adapter"],
+            )
+        else:
+            socks["adapter"].close()
+
+        sub_http = network.client("subscriber")
+        entities = [
+            (gateway_keys, sample_entity(opts.domains, participant_type="gateway"),
+             request_ids["gateway"], "/"),
+            (buyer_keys, sample_entity(opts.domains, participant_type="buyerApp"),
+             request_ids["buyer"], "/"),
+        ]
+        if opts.start_adapter and network.adapter_settings is not None:
+            prefix = network.adapter_settings.path_prefix or "/"
+            entity = sample_entity(opts.domains, participant_type="sellerApp",
+                                   subscriber_url=prefix)
+            entity = entity.model_copy(update={"callback_url": prefix})
+            entities.append((adapter_keys, entity, request_ids["adapter"], prefix))
+        await asyncio.gather(
+            *(
+                subscribe(sub_http, urls["registry"], k, e, request_id=r,
+                          default_subscriber_url=p)
+                for k, e, r, p in entities
+            )
+        )
+        yield network
+
+
+async def _start_adapter(
+    network: SandboxNetwork,
+    stack: contextlib.AsyncExitStack,
+    opts: NetworkOptions,
+    base_settings: Settings,
+    sock: Any,
+    urls: dict[str, str],
+    registry_keys: NodeKeys,
+    request_id: str,
+) -> None:
+    from ondc_adapter.api.app import create_app
+    from ondc_adapter.storage.engine import Database
+
+    work_dir = network.work_dir or Path(tempfile.gettempdir())
+    database_url = (
+        opts.database_url
+        or os.environ.get("ONDC_DATABASE_URL")
+        or f"sqlite+aiosqlite:///{work_dir / 'adapter.db'}"
+    )
+    redis_url = opts.redis_url or os.environ.get("ONDC_REDIS_URL")
+    admin_key = (
+        base_settings.admin_api_key.get_secret_value()
+        if base_settings.admin_api_key
+        else secrets.token_urlsafe(18)
+    )
+    settings = adapter_settings(
+        base_settings,
+        work_dir=work_dir,
+        adapter_url=urls["adapter"],
+        registry_url=urls["registry"],
+        registry_public_key=registry_keys.encryption_public_key,
+        request_id=request_id,
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_api_key=admin_key,
+        domains=opts.domains,
+    )
+    db = Database(database_url)
+    stack.push_async_callback(db.dispose)
+    await db.migrate()
+    if opts.load_catalogue:
+        await _load_sample_catalogue(settings, db)
+    redis = None
+    if redis_url:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.from_url(redis_url)
+        stack.push_async_callback(redis.aclose)
+    app = create_app(
+        settings,
+        db=db,
+        redis=redis,
+        http_client=network.client("adapter", timeout=settings.callback_timeout),
+        run_workers=True,
+        redis_prefix=f"ondc-sandbox:{uuid.uuid4().hex[:8]}:",
+    )
+    network.adapter_settings = settings
+    network.adapter_app = app
+    network.admin_api_key = admin_key
+    network.adapter_url = urls["adapter"]
+    network.servers.append(await start_server("adapter", app, sock=sock, log_level=opts.log_level))
+
+
+async def perform_remote_seller_action(
+    network: SandboxNetwork, action: str, raw: bytes
+) -> JSONResponse:
+    """Order actions take ``{order_id, params}``; catalogue actions (set_price, set_stock,
+    disable_item, enable_item) take ``{params: {item, ...}, after_message_id}`` with the item
+    already resolved to an id, and answer the completed params (the price set...)."""
+    from ondc_adapter.sandbox.builders import FlowState
+    from ondc_adapter.sandbox.runner import SellerActionFailed
+    from ondc_adapter.sandbox.seller import CATALOGUE_ACTIONS, ServiceSeller
+
+    if network.adapter_app is None:
+        return JSONResponse({"error": "this sandbox runs no adapter"}, status_code=409)
+    seller = ServiceSeller(network.adapter_app)
+    if not seller.supports(f"seller.{action}"):
+        return JSONResponse({"error": f"seller action {action!r} unsupported"}, status_code=404)
+    catalogue = action in CATALOGUE_ACTIONS
+    try:
+        data = json.loads(raw)
+        params = dict(data.get("params") or {})
+        if catalogue:
+            item = str(params["item"])
+            after = data.get("after_message_id")
+            after = str(after) if after else None
+        else:
+            order_id = str(data["order_id"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        shape = "{params: {item, ...}, after_message_id}" if catalogue else "{order_id, params}"
+        return JSONResponse({"error": f"body must be {shape}"}, status_code=400)
+    try:
+        if catalogue:
+            params["item"] = item
+            note = await seller.catalogue_action(action, params, after_message_id=after)
+            return JSONResponse({"done": note, "params": params})
+        state = FlowState(domain="", city="", bap_id="", bap_uri="", order_id=order_id)
+        note = await seller.perform(action, params, state)
+    except SellerActionFailed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    return JSONResponse({"done": note})

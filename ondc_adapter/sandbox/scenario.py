@@ -1,0 +1,139 @@
+"""Scenario definitions: data files in the top-level ``sandbox/`` folder, one per flow.
+
+A scenario is a list of steps. Each step does one thing:
+
+* ``send: <action>``      the buyer app sends a request built by ``build`` (a named builder
+                          with parameters, see ``builders.py``), then applies ``set`` overrides;
+* ``await: <on_action>``  wait for a callback: ``reply_to: <step id>`` for the answer to a
+                          request, or ``unsolicited: true`` for a seller push, optionally
+                          filtered by ``where`` (path/equals pairs); with ``absent: true``
+                          the step passes only if NO such callback comes within ``timeout``;
+* ``seller: <action>``    make the seller do something (advance a fulfillment, cancel,
+                          part-cancel; change an item's price, stock or availability) through
+                          the adapter's seller-side functions. The step records what it did
+                          (e.g. ``item``, ``value``) for later ``${step:item}`` references.
+
+``checks`` lists what to verify for that step (see ``checks.py``); a set of protocol checks
+(signature, ACK, pairing, transaction_id, timestamps, schema) always runs on every callback.
+``export`` names the key the message gets in the log-validation-utility payload.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "flows"
+
+
+class Where(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    equals: Any
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str | None = None
+    title: str | None = None
+    send: str | None = None
+    build: str | dict[str, Any] | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+    await_: str | None = Field(default=None, alias="await")
+    reply_to: str | None = None
+    unsolicited: bool = False
+    where: list[Where] = Field(default_factory=list)
+    seller: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    expect: dict[str, Any] = Field(default_factory=dict)
+    checks: list[str | dict[str, Any]] = Field(default_factory=list)
+    export: str | None = None
+    timeout: float = 5.0
+    optional: bool = False  # a missing callback is reported but does not fail the flow
+    absent: bool = False  # await steps: pass only if no matching callback within ``timeout``
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        kinds = [k for k in (self.send, self.await_, self.seller) if k]
+        if len(kinds) != 1:
+            raise ValueError("a step needs exactly one of send, await, seller")
+        if self.absent and not self.await_:
+            raise ValueError("absent: true belongs to an await step")
+        if self.absent and self.reply_to:
+            raise ValueError("absent: true waits for a push, not for a reply_to answer")
+        if self.id is None:
+            self.id = self.send or self.await_ or self.seller
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "send" if self.send else "await" if self.await_ else "seller"
+
+    @property
+    def action(self) -> str:
+        return str(self.send or self.await_ or self.seller)
+
+    def builder(self) -> tuple[str, dict[str, Any]]:
+        if self.build is None:
+            return str(self.send), {}
+        if isinstance(self.build, str):
+            return self.build, {}
+        params = dict(self.build)
+        name = params.pop("builder", None) or self.send
+        return str(name), params
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flow: str
+    name: str
+    description: str = ""
+    domains: list[str] = Field(default_factory=list)
+    # seller-side capabilities the flow needs ("select", "cancel", "seller.advance"...); the
+    # runner reports a flow as unsupported when the adapter lacks one.
+    requires: list[str] = Field(default_factory=list)
+    steps: list[Step]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Scenario:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"duplicate step id {step.id!r}: give repeated steps an id")
+            seen.add(str(step.id))
+        for step in self.steps:
+            if step.reply_to and step.reply_to not in seen:
+                raise ValueError(f"step {step.id!r}: reply_to {step.reply_to!r} is not a step")
+        return self
+
+
+def load_scenario(path: Path) -> Scenario:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return Scenario.model_validate(data)
+
+
+def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
+    """flow id -> file, from every *.yaml / *.yml / *.json in ``directory``."""
+    out: dict[str, Path] = {}
+    for path in sorted(directory.glob("*")):
+        if path.suffix in (".yaml", ".yml", ".json"):
+            out[load_scenario(path).flow] = path
+    return out
+
+
+def find_scenario(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:
+    candidate = Path(flow)
+    if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
+        return load_scenario(candidate)
+    files = scenario_files(directory)
+    if flow not in files:
+        raise KeyError(f"no scenario for flow {flow!r} in {directory} (have {sorted(files)})")
+    return load_scenario(files[flow])

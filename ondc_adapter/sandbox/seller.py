@@ -1,0 +1,329 @@
+"""The adapter's seller side as the sandbox drives it: the sample catalogue it starts with and
+the seller actions scenario steps ask for, performed through the adapter's own seller-side
+functions (the ones its admin API and CLI call): order actions (advance a fulfillment, cancel,
+part-cancel, accept) and catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
+``enable_item``), which also push incremental ``on_search`` to subscribed buyer apps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ondc_adapter.protocol.durations import utcnow
+from ondc_adapter.sandbox.builders import BuildError, FlowState, pick_items
+from ondc_adapter.sandbox.runner import SellerActionFailed
+from ondc_adapter.settings import Settings
+
+SAMPLE_ITEMS = 120  # generated; every sample domain gets in-stock items
+ITEMS_PER_DOMAIN = 8  # imported per domain by default: a whole sample takes seconds to import
+
+
+def trim_sample(source: Path, out: Path, *, per_domain: int | None) -> int:
+    """Keep ``per_domain`` items of each domain and only the providers they belong to, so a
+    sandbox run starts in well under a second. ``None`` keeps everything."""
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    kept_items: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for record in records:
+        if record.get("type") != "item":
+            continue
+        domain = str(record.get("domain"))
+        if per_domain is None or counts.get(domain, 0) < per_domain:
+            counts[domain] = counts.get(domain, 0) + 1
+            kept_items.append(record)
+    providers = {r.get("provider_id") for r in kept_items}
+    kept = [r for r in records if r.get("type") not in ("item", "provider")]
+    kept += [r for r in records if r.get("type") == "provider" and r.get("id") in providers]
+    kept += kept_items
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept),
+                   encoding="utf-8")
+    return len(kept_items)
+
+
+async def load_sample_catalogue(
+    settings: Settings, db: Any, *, per_domain: int | None = ITEMS_PER_DOMAIN
+) -> int:
+    """Generate CATALOGUE's sample ODOP catalogue and import (part of) it into ``db``."""
+    from ondc_adapter.catalogue.importer import import_file
+    from ondc_adapter.catalogue.sample import generate
+
+    with tempfile.TemporaryDirectory(prefix="ondc-sample-") as tmp:
+        full = Path(tmp) / "sample.jsonl"
+        generate(full, items=SAMPLE_ITEMS if per_domain is not None else 2000)
+        path = Path(tmp) / "sandbox.jsonl"
+        count = trim_sample(full, path, per_domain=per_domain)
+        report = await import_file(db, path, now=utcnow())
+    if not getattr(report, "ok", True):
+        raise RuntimeError(f"sample catalogue did not import: {report}")
+    return count
+
+
+# Catalogue actions: what each one needs in ``params`` besides ``item``.
+CATALOGUE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "set_price": (),  # value (absolute) or percent (of the current price); optional mrp
+    "set_stock": ("value",),
+    "disable_item": (),
+    "enable_item": (),
+}
+ITEM_STRATEGIES = ("first_in_stock", "in_stock", "first")
+# How long a catalogue action waits for the adapter to have handled the flow's latest search
+# (a catalog_inc start/stop reaches it through the gateway after the buyer app's ACK).
+SETTLE_SECONDS = 5.0
+
+
+def prepare_catalogue_action(action: str, params: dict[str, Any], state: FlowState) -> str | None:
+    """Buyer-side part of a catalogue action, the same for in-process and ``--url`` runs:
+    resolve ``item`` (an id, or ``first_in_stock``/``first`` from the latest on_search, or
+    from the on_search of step ``from``) into an id in ``params``, check the parameters, and
+    return the message_id of the flow's latest search (the seller acts after handling it)."""
+    spec = params.get("item", "first_in_stock")
+    source = params.pop("from", None)
+    if str(spec) in ITEM_STRATEGIES:
+        if source is not None:
+            if str(source) not in state.messages:
+                raise BuildError(f"{action}: no earlier step {source!r}")
+            on_search = state.messages[str(source)]
+        else:
+            on_search = state.latest("on_search")
+        catalog = (on_search.get("message") or {}).get("catalog") or {}
+        _provider, chosen = pick_items(catalog, str(spec), 1)
+        params["item"] = str(chosen[0]["id"])
+    else:
+        params["item"] = str(spec)
+    missing = [name for name in CATALOGUE_ACTIONS[action] if name not in params]
+    if action == "set_price" and "value" not in params and "percent" not in params:
+        missing.append("value or percent")
+    if missing:
+        raise BuildError(f"{action} needs {', '.join(missing)}")
+    search = state.last.get("search")
+    return str(search["context"]["message_id"]) if search else None
+
+
+def new_price(current: Decimal, params: dict[str, Any]) -> Decimal:
+    """``value`` as given, or ``percent`` (e.g. -10) applied to ``current``; two decimals."""
+    try:
+        if "value" in params:
+            price = Decimal(str(params["value"]))
+        else:
+            price = current * (100 + Decimal(str(params["percent"]))) / 100
+    except (InvalidOperation, ValueError) as exc:
+        raise SellerActionFailed(f"set_price: not a number: {exc}") from None
+    price = price.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if price <= 0:
+        raise SellerActionFailed(f"set_price: price must be > 0, got {price}")
+    return price
+
+
+class RemoteSeller:
+    """``SellerControl`` for ``sandbox run --url``: asks the process running ``sandbox up`` to
+    perform the action on its adapter (``POST <registry>/sandbox/seller/<action>``)."""
+
+    def __init__(self, http: httpx.AsyncClient, registry_url: str, *, actions: list[str]
+                 ) -> None:
+        self.http = http
+        self.base = registry_url.rstrip("/")
+        self.actions = set(actions)  # what the other process's orders service offers
+
+    def supports(self, capability: str) -> bool:
+        return not capability.startswith("seller.") or (
+            capability.removeprefix("seller.") in self.actions
+        )
+
+    async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:
+        url = f"{self.base}/sandbox/seller/{action}"
+        if action in CATALOGUE_ACTIONS:
+            after = prepare_catalogue_action(action, params, state)
+            body: dict[str, Any] = {"params": params, "after_message_id": after}
+        else:
+            if not state.order_id:
+                raise SellerActionFailed(f"{action} needs a confirmed order")
+            sent = dict(params)
+            kind = sent.pop("fulfillment", None)
+            if kind and "fulfillment_id" not in sent:
+                sent["fulfillment_id"] = fulfillment_id_of_type(state, str(kind))
+            body = {"order_id": state.order_id, "params": sent}
+        try:
+            response = await self.http.post(url, json=body)
+        except httpx.HTTPError as exc:
+            raise SellerActionFailed(f"{url}: {exc}") from exc
+        if response.status_code != 200:
+            raise SellerActionFailed(f"{url} -> {response.status_code}: {response.text[:300]}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise SellerActionFailed(f"{url}: answer is not JSON") from None
+        if action in CATALOGUE_ACTIONS and isinstance(answer.get("params"), dict):
+            params.update(answer["params"])  # what the other process set (e.g. the price)
+        return str(answer.get("done", action))
+
+
+def fulfillment_id_of_type(state: FlowState, kind: str) -> str | None:
+    """The id of the latest fulfillment of ``kind`` (RTO, Return, Cancel) the buyer was told of."""
+    for payload in reversed(list(state.messages.values())):
+        for f in (payload.get("message") or {}).get("order", {}).get("fulfillments") or []:
+            if isinstance(f, dict) and f.get("type") == kind and f.get("id"):
+                return str(f["id"])
+    return None
+
+
+class ServiceSeller:
+    """``SellerControl`` calling the orders service in-process (the sandbox's own adapter):
+    the same functions the admin API and the orders CLI call, in one database transaction,
+    then a wake-up of the callback dispatcher."""
+
+    # seller action -> orders.service function name
+    FUNCTIONS = {
+        "advance": "advance",
+        "cancel": "cancel",
+        "part_cancel": "part_cancel",
+        "accept": "accept",
+    }
+
+    def __init__(self, app: Any, *, settle_seconds: float = SETTLE_SECONDS) -> None:
+        self.app = app
+        self.settle_seconds = settle_seconds
+
+    def _service(self) -> Any:
+        try:
+            from ondc_adapter.orders import service
+        except ModuleNotFoundError:
+            return None
+        return service
+
+    def supports(self, capability: str) -> bool:
+        if not capability.startswith("seller."):
+            return True
+        action = capability.removeprefix("seller.")
+        if action in CATALOGUE_ACTIONS:
+            return True
+        service = self._service()
+        name = self.FUNCTIONS.get(action)
+        return service is not None and name is not None and hasattr(service, name)
+
+    def actions(self) -> list[str]:
+        """Every seller action this adapter offers (``sandbox up`` publishes the list)."""
+        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS] if self.supports(f"seller.{a}")]
+
+    async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:
+        if action in CATALOGUE_ACTIONS:
+            after = prepare_catalogue_action(action, params, state)
+            return await self.catalogue_action(action, params, after_message_id=after)
+        service = self._service()
+        name = self.FUNCTIONS.get(action)
+        if service is None or name is None or not hasattr(service, name):
+            raise SellerActionFailed(f"the orders service has no {action!r}")
+        if not state.order_id:
+            raise SellerActionFailed(f"{action} needs a confirmed order")
+        st = self.app.state
+        now = utcnow()
+        fn = getattr(service, name)
+        try:
+            async with st.db.session() as session:
+                if action == "advance":
+                    fid = params.get("fulfillment_id")
+                    if fid is None and params.get("fulfillment"):
+                        fid = fulfillment_id_of_type(state, str(params["fulfillment"]))
+                        if fid is None:
+                            raise SellerActionFailed(f"no {params['fulfillment']} fulfillment")
+                    await fn(session, st.settings, state.order_id, str(params["state"]),
+                             now=now, fulfillment_id=fid, reason=params.get("reason"))
+                elif action == "cancel":
+                    await fn(session, st.settings, state.order_id, str(params["reason"]), now=now)
+                elif action == "part_cancel":
+                    await fn(session, st.settings, state.order_id,
+                             {str(params["item_id"]): int(params.get("quantity", 1))},
+                             now=now, reason_code=str(params.get("reason", "002")))
+                else:  # accept
+                    await fn(session, st.settings, state.order_id, now=now)
+        except (LookupError, ValueError) as exc:  # OrderNotFound, IllegalTransition
+            raise SellerActionFailed(f"{action}: {exc}") from exc
+        st.dispatcher.wake()
+        detail = params.get("state") or params.get("reason") or ""
+        return f"{action} {detail}".strip()
+
+    async def _settled(self, message_id: str) -> None:
+        """Wait until the adapter has handled the search ``message_id`` (its inbox row is
+        processed): a subscription it starts or stops must be in place before the change."""
+        from sqlalchemy import select
+
+        from ondc_adapter.inbox import RECEIVED, InboxEntry
+
+        db = self.app.state.db
+        deadline = time.monotonic() + self.settle_seconds
+        while True:
+            async with db.session() as session:
+                status = await session.scalar(
+                    select(InboxEntry.status).where(
+                        InboxEntry.message_id == message_id, InboxEntry.action == "search"
+                    )
+                )
+            if status is not None and status != RECEIVED:
+                return
+            if time.monotonic() > deadline:
+                what = "received" if status is None else "processed"
+                raise SellerActionFailed(
+                    f"the adapter has not {what} search {message_id} within "
+                    f"{self.settle_seconds:g}s"
+                )
+            await asyncio.sleep(0.02)
+
+    async def catalogue_action(
+        self, action: str, params: dict[str, Any], *, after_message_id: str | None
+    ) -> str:
+        """Change one item through the catalogue's write functions and push the change
+        (``catalogue.handler.push_incremental``), in one transaction, as the admin API's
+        ``PATCH /admin/items/{id}/price|stock|status`` do; completes ``params`` with what the
+        catalogue now shows (``value``: price "123.00" or stock "3")."""
+        from ondc_adapter.catalogue import write
+        from ondc_adapter.catalogue.handler import push_incremental
+        from ondc_adapter.catalogue.tables import Item
+
+        if action not in CATALOGUE_ACTIONS:
+            raise SellerActionFailed(f"no catalogue action {action!r}")
+        if after_message_id:
+            await self._settled(after_message_id)
+        st = self.app.state
+        item_id = str(params.get("item", ""))
+        now = utcnow()
+        async with st.db.session() as session:
+            item = await session.get(Item, item_id)
+            if item is None or item.deleted_at is not None:
+                raise SellerActionFailed(f"{action}: no item {item_id!r} in the catalogue")
+            change: dict[str, Any] = {}
+            if action == "set_price":
+                price = new_price(item.price, params)
+                mrp = item.mrp
+                if params.get("mrp") is not None:
+                    mrp = new_price(item.mrp, {"value": params["mrp"]})
+                    change["mrp"] = mrp
+                if price > mrp:  # the admin API's rule (422 there)
+                    raise SellerActionFailed(f"set_price: {price} exceeds MRP {mrp}")
+                change["price"] = price
+                params["value"] = f"{price:.2f}"
+            elif action == "set_stock":
+                try:
+                    stock = int(str(params["value"]))
+                except ValueError:
+                    raise SellerActionFailed("set_stock: value must be a whole number") from None
+                if stock < 0:
+                    raise SellerActionFailed("set_stock: value must be >= 0")
+                change["stock"] = stock
+                params["value"] = str(stock)
+            else:
+                change["enabled"] = action == "enable_item"
+            await write.change_item(session, item_id, now, **change)
+            pushed = await push_incremental(
+                session, settings=st.settings, now=now, item_ids=[item_id]
+            )
+        st.dispatcher.wake()
+        params["pushed"] = len(pushed)
+        shown = f" {params['value']}" if "value" in params else ""
+        return f"{action} {item_id}{shown} pushed={len(pushed)}"

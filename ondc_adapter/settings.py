@@ -1,0 +1,102 @@
+"""Configuration: environment variables prefixed ``ONDC_`` (and an optional ``.env`` file).
+
+One ``Settings`` object is built at the edge (CLI, app factory) and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# ONDC registry X25519 public keys, used to answer on_subscribe challenges (protocol.md 2.1).
+REGISTRY_ENCRYPTION_KEYS = {
+    "staging": "MCowBQYDK2VuAyEAduMuZgmtpjdCuxv+Nc49K0cB6tL/Dj3HZetvVN7ZekM=",
+    "preprod": "MCowBQYDK2VuAyEAa9Wbpvd9SsrpOZFcynyt/TO3x0Yrqyys4NUGIvyxX2Q=",
+    "prod": "MCowBQYDK2VuAyEAvVEyZY91O2yV8w8/CAwVDAnqIZDJJUPdLUUKwLo3K0M=",
+}
+
+REGISTRY_URLS = {
+    "staging": "https://staging.registry.ondc.org",
+    "preprod": "https://preprod.registry.ondc.org",
+    "prod": "https://prod.registry.ondc.org",
+}
+
+SUPPORTED_DOMAINS = ("ONDC:RET10", "ONDC:RET12", "ONDC:RET16")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ONDC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # identity
+    subscriber_id: str = "seller.localhost"
+    unique_key_id: str = "ukid-1"
+    keys_dir: Path = Path("keys/local")
+    # Public base URL of this node (registry subscriber_url); bpp_uri in every callback.
+    bpp_uri: str = "http://127.0.0.1:8000"
+    path_prefix: str = ""  # e.g. "/ondc" when the registry subscriber_url has a path
+
+    # network
+    registry_env: Literal["staging", "preprod", "prod", "local"] = "local"
+    registry_url: str = "http://127.0.0.1:8001"
+    registry_lookup: Literal["v2", "v1"] = "v2"
+    registry_encryption_public_key: str | None = None  # default: the ONDC key for registry_env
+    registry_timeout: float = 3.0
+    registry_retries: int = 2
+    lookup_cache_seconds: int = 1800
+    search_requires_gateway: bool = False
+
+    # storage
+    database_url: str = "sqlite+aiosqlite:///./ondc-adapter.db"
+    redis_url: str | None = None
+
+    # protocol policy
+    domains: list[str] = Field(default_factory=lambda: list(SUPPORTED_DOMAINS))
+    created_skew_seconds: int = 5
+    timestamp_skew_seconds: int = 10
+    signature_ttl_seconds: int = 300
+    max_body_bytes: int = 1_000_000
+    max_json_depth: int = 32
+
+    # callbacks
+    callback_timeout: float = 5.0
+    callback_backoff_initial: float = 0.2
+    callback_backoff_max: float = 5.0
+    dispatcher_poll_seconds: float = 0.2
+    on_search_max_bytes: int = 2_000_000
+
+    # seller terms (charges, settlement, bpp_terms): a JSON file of OrderPolicy fields
+    seller_terms_file: Path | None = None
+
+    # seller admin API
+    admin_api_key: SecretStr | None = None
+
+    # onboarding
+    site_verification_request_id: str | None = None
+
+    # operations
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _normalise_prefix(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        return value
+
+    @field_validator("bpp_uri")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def registry_public_key(self) -> str | None:
+        if self.registry_encryption_public_key:
+            return self.registry_encryption_public_key
+        return REGISTRY_ENCRYPTION_KEYS.get(self.registry_env)

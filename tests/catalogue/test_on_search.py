@@ -1,0 +1,322 @@
+"""on_search payloads (RET10/12/16) against schemas and category rules; search forms through
+the handler; paging; incremental pushes after admin changes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from ondc_adapter.catalogue.admin import router
+from ondc_adapter.catalogue.handler import handle_search
+from ondc_adapter.catalogue.importer import import_file
+from ondc_adapter.catalogue.tables import Subscription
+from ondc_adapter.catalogue.validator import validate_on_search
+from ondc_adapter.exchange import SellerDeps
+from ondc_adapter.outbox import OutboxEntry, serialise
+from ondc_adapter.protocol.catalog import OnSearchIncrementalMessage, OnSearchMessage
+from ondc_adapter.protocol.schemas import DEFAULT_DIR
+from ondc_adapter.storage import Database
+
+from .helpers import NOW, deps, provider, records, search_request, settings, write_jsonl
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SCHEMA = json.loads((DEFAULT_DIR / "on_search_message.schema.json").read_text())
+
+
+async def _load(db: Database, tmp_path: Path, *extra: dict[str, Any]) -> None:
+    report = await import_file(db, write_jsonl(tmp_path / "c.jsonl", records(*extra)),
+                               now=NOW - timedelta(hours=1))
+    assert report.ok, report.problems
+
+
+async def _search(db: Database, intent: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+    request = search_request(intent, **kw)
+    async with db.session() as s:
+        out = await handle_search(request, s, deps())
+    return [m.payload for m in out]
+
+
+def _item_ids(payload: dict[str, Any]) -> list[str]:
+    return [i["id"] for p in payload["message"]["catalog"]["bpp/providers"] for i in p["items"]]
+
+
+@pytest.mark.parametrize(("domain", "item"), [("ONDC:RET10", "I10"), ("ONDC:RET12", "I12"),
+                                               ("ONDC:RET16", "I16")])
+async def test_full_catalogue_is_valid_per_domain(
+    pg_db: Database, tmp_path: Path, domain: str, item: str
+) -> None:
+    await _load(pg_db, tmp_path)
+    [payload] = await _search(pg_db, {"fulfillment": {"type": "Delivery"}}, domain=domain)
+    assert _item_ids(payload) == [item]
+    OnSearchMessage.model_validate(payload["message"])
+    jsonschema.validate(payload["message"], SCHEMA)
+    assert validate_on_search(payload) == []
+    provider_json = payload["message"]["catalog"]["bpp/providers"][0]
+    tags = {t["code"] for t in provider_json["tags"]}
+    assert {"serviceability", "timing", "odop_seller"} <= tags
+    item_json = provider_json["items"][0]
+    attr = next(t for t in item_json["tags"] if t["code"] == "attribute")
+    assert not any(e["code"] in ("lgd_code", "gi", "district") for e in attr["list"])
+    if item != "I10":
+        odop = next(t for t in item_json["tags"] if t["code"] == "odop")
+        assert {"code": "district", "value": "Varanasi"} in odop["list"]
+
+
+def test_sabhyasha_logs_ret12_passes_ret16_fails() -> None:
+    good = json.loads((FIXTURES / "ret12_sabhyasha_on_search.json").read_text())
+    bad = json.loads((FIXTURES / "ret16_sabhyasha_on_search.json").read_text())
+    assert validate_on_search(good) == []
+    problems = validate_on_search(bad)
+    kinds = {p.path.rsplit(".", 1)[-1] for p in problems}
+    assert kinds == {"code", "colour_name"} and len(problems) == 108
+    for payload in (good, bad):
+        OnSearchMessage.model_validate(payload["message"])
+
+
+def test_validator_catches_broken_payload() -> None:
+    payload = json.loads((FIXTURES / "ret12_sabhyasha_on_search.json").read_text())
+    item = payload["message"]["catalog"]["bpp/providers"][0]["items"][0]
+    item["price"]["value"] = "5000.0"
+    item["@ondc/org/contact_details_consumer_care"] = "care desk"
+    item["time"]["timestamp"] = "2030-01-01T00:00:00.000Z"
+    payload["message"]["catalog"]["bpp/providers"][0]["items"][1]["id"] = item["id"]
+    paths = {p.path.split("].", 2)[-1] for p in validate_on_search(payload)}
+    assert {"price.value", "@ondc/org/contact_details_consumer_care", "time.timestamp",
+            "id"} <= paths
+
+
+async def test_search_forms(pg_db: Database, tmp_path: Path) -> None:
+    hyperlocal = provider("P2", name="Lucknow Chikan Studio", locations=[{
+        **provider()["locations"][0], "city": "Lucknow", "std_code": "0522",
+        "gps": "26.846700,80.946200", "area_code": "226001", "serviceability": "10",
+        "radius_km": "5"}], variant_groups=[])
+    chikan = {**records()[1], "id": "C1", "provider_id": "P2", "parent_item_id": None,
+              "name": "Chikankari kurta fabric", "category_id": "Dress Materials",
+              "odop": {"lgd_code": "162", "product": "Lucknow Chikan Craft & Lucknow Zardozi"}}
+    await _load(pg_db, tmp_path, hyperlocal, chikan)
+    ids = lambda payloads: sorted(i for p in payloads for i in _item_ids(p))  # noqa: E731
+    # by item name (transliteration), by category, by provider id and name
+    assert ids(await _search(pg_db, {"item": {"descriptor": {"name": "banarasi saree"}}})) == [
+        "I12"]
+    assert ids(await _search(pg_db, {"category": {"id": "Dress Materials"}},
+                             city="std:0522")) == ["C1"]
+    assert ids(await _search(pg_db, {"provider": {"id": "P1"}})) == ["I12"]
+    assert ids(await _search(pg_db, {"provider": {"descriptor": {"name": "chikan studio"}}},
+                             city="std:0522")) == ["C1"]
+    # city: std:0522 sees the hyperlocal Lucknow store and the pan-India one
+    assert ids(await _search(pg_db, {}, city="std:0522")) == ["C1", "I12"]
+    assert ids(await _search(pg_db, {}, city="std:080")) == ["I12"]
+    # fulfillment end location: Lucknow gps is within 5 km of P2; Varanasi is not
+    lucknow = {"fulfillment": {"end": {"location": {"gps": "26.850000,80.950000",
+                                                    "address": {"area_code": "226001"}}}}}
+    varanasi = {"fulfillment": {"end": {"location": {"gps": "25.317645,82.973914",
+                                                     "address": {"area_code": "221001"}}}}}
+    assert ids(await _search(pg_db, lucknow, city="*")) == ["C1", "I12"]
+    assert ids(await _search(pg_db, varanasi, city="*")) == ["I12"]
+    # ODOP tag group
+    odop = {"tags": [{"code": "odop", "list": [{"code": "lgd_code", "value": "162"}]}]}
+    assert ids(await _search(pg_db, odop, city="*")) == ["C1"]
+    # nothing matches: one on_search with no providers
+    [empty] = await _search(pg_db, {"item": {"descriptor": {"name": "xylophone"}}})
+    assert empty["message"]["catalog"]["bpp/providers"] == []
+
+
+async def test_incremental_window_and_subscription(pg_db: Database, tmp_path: Path) -> None:
+    await _load(pg_db, tmp_path)
+    window = {"tags": [{"code": "catalog_inc", "list": [
+        {"code": "start_time", "value": "2026-03-01T08:30:00.000Z"},
+        {"code": "end_time", "value": "2026-03-01T09:30:00.000Z"}]}]}
+    [payload] = await _search(pg_db, window, city="*")
+    assert _item_ids(payload) == ["I12"]
+    OnSearchIncrementalMessage.model_validate(payload["message"])
+    stale = {"tags": [{"code": "catalog_inc", "list": [
+        {"code": "start_time", "value": "2026-03-01T06:00:00.000Z"},
+        {"code": "end_time", "value": "2026-03-01T07:00:00.000Z"}]}]}
+    assert _item_ids((await _search(pg_db, stale, city="*"))[0]) == []
+    start = {"tags": [{"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]}]}
+    assert await _search(pg_db, start, city="*", transaction_id="sub-1") == []
+    async with pg_db.session() as s:
+        subs = (await s.scalars(select(Subscription))).all()
+    assert [(x.bap_id, x.active, x.transaction_id) for x in subs] == [
+        ("buyer.example.com", True, "sub-1")]
+    stop = {"tags": [{"code": "catalog_inc", "list": [{"code": "mode", "value": "stop"}]}]}
+    await _search(pg_db, stop, city="*", message_id="m-2")
+    async with pg_db.session() as s:
+        assert [x.active for x in (await s.scalars(select(Subscription))).all()] == [False]
+
+
+async def test_large_catalogue_is_paged_under_the_limit(pg_db: Database, tmp_path: Path) -> None:
+    extra = [{**records()[2], "id": f"X{n:03d}", "name": f"Lacquer toy {n}"} for n in range(60)]
+    await _load(pg_db, tmp_path, *extra)
+    request = search_request({}, domain="ONDC:RET16")
+    small = SellerDeps(settings=settings(on_search_max_bytes=20_000), now=lambda: NOW,
+                       extras={"on_search_inline_pages": 100})
+    async with pg_db.session() as s:
+        out = await handle_search(request, s, small)
+    assert len(out) > 1
+    seen = []
+    for message in out:
+        body = serialise(message.payload)
+        assert len(body) <= 20_000
+        assert validate_on_search(message.payload) == []
+        jsonschema.validate(message.payload["message"], SCHEMA)
+        seen += _item_ids(message.payload)
+    assert sorted(seen) == sorted(["I16", *(f"X{n:03d}" for n in range(60))])
+    assert len({m.message_id for m in out}) == 1  # every page answers the same search
+
+    # past the inline limit the pages go straight to the outbox, serialised once
+    streaming = SellerDeps(settings=small.settings, now=lambda: NOW,
+                           extras={"on_search_inline_pages": 1})
+    async with pg_db.session() as s:
+        assert await handle_search(request, s, streaming) == []
+    async with pg_db.session() as s:
+        entries = (await s.scalars(select(OutboxEntry).order_by(OutboxEntry.id))).all()
+    assert len(entries) == len(out)
+    for entry, message in zip(entries, out, strict=True):
+        payload = json.loads(entry.body)
+        assert entry.body == serialise(payload)  # byte-identical to the outbox's own format
+        assert payload == message.payload and len(entry.body) <= 20_000
+        assert entry.action == "on_search" and entry.solicited
+
+
+async def test_admin_price_change_pushes_only_that_item(pg_db: Database, tmp_path: Path) -> None:
+    await _load(pg_db, tmp_path)
+    start = {"tags": [{"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]}]}
+    await _search(pg_db, start, city="*", transaction_id="sub-1")
+    app = FastAPI()
+    app.state.db = pg_db
+    app.state.settings = settings()
+    app.include_router(router)
+    headers = {"X-API-Key": "secret-key"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        no_key = await client.patch("/admin/items/I12/price", json={"price": "8000"})
+        assert no_key.status_code == 401
+        bad = await client.patch("/admin/items/I12/price", json={"price": "9999"}, headers=headers)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "price"
+        ok = await client.patch("/admin/items/I12/price", json={"price": "8000.00"},
+                                headers=headers)
+        assert ok.status_code == 200 and ok.json()["pushed"] == 1
+        assert (await client.patch("/admin/items/nope/stock", json={"stock": 1},
+                                   headers=headers)).status_code == 404
+        assert (await client.patch("/admin/items/I12/stock", json={"stock": -1},
+                                   headers=headers)).status_code == 422
+        created = await client.post("/admin/items", headers=headers, json={
+            **{k: v for k, v in records()[1].items() if k != "type"}, "id": "I13"})
+        assert created.status_code == 201, created.text
+        disabled = await client.patch("/admin/providers/P1/status", json={"enabled": False},
+                                      headers=headers)
+        assert disabled.status_code == 200 and disabled.json()["enabled"] is False
+        assert "/admin/items/{item_id}/price" in (await client.get("/openapi.json")).json()["paths"]
+    async with pg_db.session() as s:
+        entries = (await s.scalars(select(OutboxEntry).order_by(OutboxEntry.id))).all()
+    first = json.loads(entries[0].body)
+    assert first["context"]["action"] == "on_search" and first["context"]["city"] == "*"
+    assert first["context"]["transaction_id"] == "sub-1"
+    assert first["context"]["message_id"] != "m-1" and not entries[0].solicited
+    [prov] = first["message"]["catalog"]["bpp/providers"]
+    assert [i["id"] for i in prov["items"]] == ["I12"]
+    assert prov["items"][0]["price"]["value"] == "8000.00"
+    # only the item and the variant group it points to
+    assert set(prov) == {"id", "items", "categories"}
+    assert [c["id"] for c in prov["categories"]] == ["VG1"]
+    OnSearchIncrementalMessage.model_validate(first["message"])
+    assert validate_on_search(first) == []
+    second = json.loads(entries[1].body)
+    assert _item_ids(second) == ["I13"]
+    last = json.loads(entries[-1].body)
+    assert last["message"]["catalog"]["bpp/providers"][0]["time"]["label"] == "disable"
+
+
+async def test_fast_item_text_equals_item_json(pg_db: Database, tmp_path: Path) -> None:
+    """The spliced text (cached static part, or rebuilt from the columns when the cache is
+    empty) is exactly the JSON of the readable reference ``item_json``."""
+    from sqlalchemy import update
+
+    from ondc_adapter.catalogue import write
+    from ondc_adapter.catalogue.models import parse_item
+    from ondc_adapter.catalogue.on_search import ITEM_COLUMNS, _Timestamps, item_json, item_text
+    from ondc_adapter.catalogue.tables import Item
+
+    await _load(pg_db, tmp_path)
+    odd = next(r for r in records() if r["type"] == "item" and r["id"] == "I16")
+    odd = {k: v for k, v in odd.items() if k != "type"}
+    odd.update(id="I99", name='Tea "first flush" \\ चाय\n', attributes={
+        **odd["attributes"], "brand": "Wéavers\t</script>"})
+    parsed, odop, problems = parse_item(odd)
+    assert parsed is not None, problems
+    async with pg_db.session() as s:
+        await write.save_items(s, [(parsed, odop)], NOW)
+        await s.execute(update(Item).where(Item.id == "I10").values(enabled=False))
+    ts = _Timestamps()
+
+    async def texts() -> dict[str, str]:
+        async with pg_db.session() as s:
+            rows = (await s.execute(select(*ITEM_COLUMNS))).all()
+            items = {i.id: i for i in (await s.scalars(select(Item))).all()}
+        out = {}
+        for row in rows:
+            text = item_text(row, ts)
+            reference = item_json(items[row.id], ts)
+            assert json.loads(text) == reference
+            assert text == json.dumps(reference, ensure_ascii=False, separators=(",", ":"))
+            out[row.id] = text
+        return out
+
+    cached = await texts()
+    assert len(cached) == 4 and "चाय" in cached["I99"]
+    async with pg_db.session() as s:
+        assert None not in (await s.scalars(select(Item.static_json))).all()
+        await s.execute(update(Item).values(static_json=None))
+    assert await texts() == cached  # rebuilt from the columns: the same bytes
+
+
+async def test_static_json_cache_follows_writes(pg_db: Database, tmp_path: Path) -> None:
+    """Narrow changes keep the cache; an ORM change of a static column clears it; either way
+    on_search shows the current values."""
+    from ondc_adapter.catalogue import on_search, write
+    from ondc_adapter.catalogue.tables import Item
+
+    await _load(pg_db, tmp_path)
+    async with pg_db.session() as s:
+        await write.change_item(s, "I12", NOW, stock=3, price=Decimal("7000"))
+    async with pg_db.session() as s:
+        cached = await s.scalar(select(Item.static_json).where(Item.id == "I12"))
+        assert cached is not None
+        item = await s.get(Item, "I12")
+        assert item is not None
+        item.name = "Renamed saree"
+        item.updated_at = NOW
+    async with pg_db.session() as s:
+        assert await s.scalar(select(Item.static_json).where(Item.id == "I12")) is None
+        pages = await on_search.build_pages(s, profile=on_search.BppProfile(),
+                                            max_bytes=2_000_000, now=NOW, item_ids=["I12"])
+    [prov] = pages[0].message()["catalog"]["bpp/providers"]
+    [entry] = prov["items"]
+    assert entry["descriptor"]["name"] == "Renamed saree"
+    assert entry["price"]["value"] == "7000.00"
+    assert entry["quantity"]["available"]["count"] == "3"
+
+
+async def test_long_id_lists_are_filtered_while_streaming(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    from ondc_adapter.catalogue import on_search
+
+    await _load(pg_db, tmp_path)
+    ids = ["I12", "I16", *(f"missing-{n}" for n in range(on_search.MAX_SQL_IDS + 1))]
+    async with pg_db.session() as s:
+        pages = await on_search.build_pages(s, profile=on_search.BppProfile(),
+                                            max_bytes=2_000_000, now=NOW, item_ids=ids)
+    found = [i["id"] for p in pages for pr in p.message()["catalog"]["bpp/providers"]
+             for i in pr["items"]]
+    assert sorted(found) == ["I12", "I16"]
