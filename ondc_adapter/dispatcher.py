@@ -44,6 +44,11 @@ log = get_logger(__name__)
 
 RETRIABLE_NACK_CODES = frozenset({"31001", "23001"})
 
+# A signature whose ``expires`` is this close is refused by the receiver before it is read
+# (transit, its clock): such a send is wasted and would come back as a NACK for a message the
+# buyer app never saw. The row expires instead.
+SIGNATURE_MARGIN = timedelta(seconds=0.5)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -191,6 +196,13 @@ class Dispatcher:
                 ).scalars()
             )
 
+    @staticmethod
+    def deliverable_until(expires_at: datetime) -> datetime:
+        """The last moment a send still carries a usable signature: ``expires`` is a whole
+        second no later than ``expires_at`` (floor), less the margin the receiver needs."""
+        whole = datetime.fromtimestamp(int(expires_at.timestamp()), UTC)
+        return whole - SIGNATURE_MARGIN
+
     def sign(self, body: bytes, expires_at: datetime) -> str:
         created = int(self.clock().timestamp())
         expires = min(created + self.settings.signature_ttl_seconds, int(expires_at.timestamp()))
@@ -234,7 +246,8 @@ class Dispatcher:
         )
         return base * random.uniform(0.5, 1.0)  # jitter: many callbacks must not retry in step
 
-    async def deliver(self, row: OutboxEntry) -> Outcome:
+    async def deliver(self, row: OutboxEntry) -> Outcome | None:
+        """One attempt at ``row`` (None: its TTL ran out before it could be sent again)."""
         # Every line logged for this callback names its message (the request's ids).
         with bound_contextvars(
             action=row.action,
@@ -244,7 +257,11 @@ class Dispatcher:
         ):
             return await self._deliver(row)
 
-    async def _deliver(self, row: OutboxEntry) -> Outcome:
+    async def _deliver(self, row: OutboxEntry) -> Outcome | None:
+        deadline = self.deliverable_until(row.expires_at)
+        if self.clock() >= deadline:
+            await self._expire_unsent(row)
+            return None
         outcome = await self.attempt(row)
         now = self.clock()
         attempts = row.attempts + 1
@@ -257,7 +274,7 @@ class Dispatcher:
             metrics.delivered_after(row.action, (now - row.created_at).total_seconds())
         elif outcome.retry:
             next_at = now + timedelta(seconds=self.backoff(attempts))
-            if next_at >= row.expires_at:
+            if next_at >= deadline:
                 values.update(status=EXPIRED, completed_at=now, last_error=outcome.detail)
                 metrics.callback_outcome(row.action, "expired")
             else:
@@ -292,3 +309,17 @@ class Dispatcher:
             detail=outcome.detail,
         )
         return outcome
+
+    async def _expire_unsent(self, row: OutboxEntry) -> None:
+        # Reached after a lease ran out (a crashed worker) or a long backoff: the attempts
+        # already recorded stand; no new one is made.
+        now = self.clock()
+        detail = "TTL ran out before the next attempt"
+        async with self.db.session() as session:
+            await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == row.id, OutboxEntry.status == PENDING)
+                .values(status=EXPIRED, completed_at=now, last_error=row.last_error or detail)
+            )
+        self.metrics.callback_outcome(row.action, "expired")
+        log.info("callback.expired", url=row.url, attempts=row.attempts, detail=detail)

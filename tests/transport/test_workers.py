@@ -252,11 +252,24 @@ async def test_server_errors_are_retried_until_the_ttl_then_expired(
     double = BuyerDouble(seller)
     double.answer = (502, b"bad gateway")
     async with served(double.app, buyer_socket) as url:
-        entry_id = await put_callback(pg_db, f"{url}/protocol/on_search", expires_in=1.0)
+        entry_id = await put_callback(pg_db, f"{url}/protocol/on_search", expires_in=3.0)
         row = await drain(dispatcher, pg_db, entry_id)
     _, attempts = await outbox_row(pg_db, entry_id)
     assert row.status == EXPIRED and len(attempts) >= 2
     assert all(a.http_status == 502 for a in attempts)
+
+
+async def test_a_callback_too_close_to_its_ttl_expires_unsent(
+    pg_db, dispatcher, seller, buyer_socket
+) -> None:
+    # Its signature would expire before the buyer app could check it: sending it would only
+    # earn a NACK for a message the buyer never saw.
+    double = BuyerDouble(seller)
+    async with served(double.app, buyer_socket) as url:
+        entry_id = await put_callback(pg_db, f"{url}/protocol/on_search", expires_in=0.3)
+        row = await drain(dispatcher, pg_db, entry_id)
+    _, attempts = await outbox_row(pg_db, entry_id)
+    assert row.status == EXPIRED and attempts == [] and double.received == []
 
 
 async def test_signature_expiry_never_exceeds_the_callback_expiry(dispatcher) -> None:
