@@ -3,10 +3,12 @@
 ``handle_search`` (a ``Handler``, see ``exchange.py``) serves every retail search form:
 
 * full catalogue for the city (no intent filters): live items of providers serviceable in
-  ``context.city`` (``std:<code>`` matches a location's STD code, or pan-India stores; ``*``
-  matches all), optionally limited to ``intent.fulfillment.type``;
+  ``context.city`` (``store.serves_city``: stores in the city, intercity stores whose PIN list
+  reaches it, pan-India stores; ``*`` matches all), optionally limited to
+  ``intent.fulfillment.type``;
 * by item name, category, provider (id or name), fulfillment end location (gps/area_code:
-  only providers that deliver there), and the ``odop`` tag group (see ``search.parse_intent``);
+  only providers that deliver to that address), and the ``odop`` tag group (see
+  ``search.parse_intent``);
 * incremental: ``catalog_inc`` with ``mode=start`` stores a subscription (unsolicited pushes
   follow every seller change until ``mode=stop``); with ``start_time``/``end_time`` one
   ``on_search`` carries what changed in that window.
@@ -34,10 +36,10 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.cities import CityDirectory, default_directory
 from ondc_adapter.catalogue.on_search import BppProfile, Page, build_pages, iter_pages
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
-from ondc_adapter.catalogue.store import LocationRecord, is_serviceable, location_record
-from ondc_adapter.catalogue.tables import Item, Location, Provider, Subscription
+from ondc_adapter.catalogue.tables import Item, Subscription
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.outbox import enqueue
 from ondc_adapter.protocol.ack import Error
@@ -61,57 +63,6 @@ def _catalog_inc(intent: dict[str, Any]) -> dict[str, str] | None:
                 if isinstance(e, dict)
             }
     return None
-
-
-def _city_code(city: str) -> str | None:
-    if city == "*" or not city.startswith("std:"):
-        return None
-    return "0" + city[4:].lstrip("0")
-
-
-def serves_city(loc: LocationRecord, city: str) -> bool:
-    code = _city_code(city)
-    if code is None:
-        return True
-    return loc.serviceability == "12" or loc.std_code == code
-
-
-async def eligible_providers(
-    session: AsyncSession,
-    *,
-    city: str,
-    gps: str | None,
-    area_code: str | None,
-    fulfillment_type: str | None,
-) -> list[str]:
-    """Enabled providers with a location that serves the city and the buyer's address."""
-    providers = {
-        p.id: p
-        for p in (
-            await session.scalars(
-                select(Provider).where(Provider.enabled.is_(True), Provider.deleted_at.is_(None))
-            )
-        ).all()
-    }
-    by_provider: dict[str, list[LocationRecord]] = {}
-    for loc in (
-        await session.scalars(select(Location).where(Location.deleted_at.is_(None)))
-    ).all():
-        if loc.provider_id in providers:
-            by_provider.setdefault(loc.provider_id, []).append(location_record(loc))
-    out = []
-    for provider_id, locations in by_provider.items():
-        if fulfillment_type:
-            types = {f["type"] for f in providers[provider_id].fulfillments}
-            if fulfillment_type not in types and "Delivery and Self-Pickup" not in types:
-                continue
-        if any(
-            serves_city(loc, city)
-            and (not (gps or area_code) or is_serviceable(loc, gps, area_code))
-            for loc in locations
-        ):
-            out.append(provider_id)
-    return sorted(out)
 
 
 def _profile(deps: SellerDeps) -> BppProfile:
@@ -179,14 +130,19 @@ async def search_pages(
     profile: BppProfile,
     max_bytes: int,
     now: datetime,
+    cities: CityDirectory | None = None,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
-    the database. ``index`` None builds a throw-away one (correct, slow for big catalogues)."""
+    the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
+    ``cities`` defaults to the shipped city table."""
+    cities = cities if cities is not None else default_directory()
     fulfillment = intent.get("fulfillment") or {}
     location = (fulfillment.get("end") or {}).get("location") or {}
-    providers = await eligible_providers(
-        session,
+    index = index if index is not None else SearchIndex()
+    await index.refresh(session)  # incremental: only rows changed since the last search
+    providers = index.serving_providers(
+        cities,
         city=city,
         gps=location.get("gps"),
         area_code=(location.get("address") or {}).get("area_code"),
@@ -195,8 +151,6 @@ async def search_pages(
     query = parse_intent(intent, domain)
     item_ids: list[str] | None = None
     if query.has_filters:
-        index = index if index is not None else SearchIndex()
-        await index.refresh(session)
         item_ids = index.search(query)
     return iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,

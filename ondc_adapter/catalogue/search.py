@@ -10,7 +10,8 @@ and admin changes made by other processes. (A write whose timestamp is older tha
 already seen but which commits later is missed until the next full rebuild; writers stamp
 ``updated_at`` just before committing, so the window is a few milliseconds.) The database
 stays the source of truth; the index only answers "which item ids match", and ``on_search``
-reads those items from the database.
+reads those items from the database. The index also holds each provider's locations and
+fulfillment types, so "which stores serve this city / this address" needs no table scan.
 
 Matching: each query token expands to vocabulary tokens with a quality (exact 1.0, alias 0.95,
 stem/prefix 0.8, phonetic 0.7, one edit 0.6); an item matches when *every* query token matches
@@ -40,7 +41,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import text
-from ondc_adapter.catalogue.tables import INCLUSION_FACTS, Item, Provider
+from ondc_adapter.catalogue.cities import CityDirectory
+from ondc_adapter.catalogue.store import (
+    LocationRecord,
+    is_serviceable,
+    location_record,
+    serves_city,
+)
+from ondc_adapter.catalogue.tables import INCLUSION_FACTS, Item, Location, Provider
 
 EXACT, ALIAS, STEM, PHONETIC, EDIT = 1.0, 0.95, 0.8, 0.7, 0.6
 ODOP_TAG = "odop"
@@ -92,6 +100,8 @@ class _ProviderInfo:
     name_tokens: frozenset[str]
     facts: frozenset[str]
     enabled: bool
+    fulfillment_types: frozenset[str] = frozenset()
+    locations: tuple[LocationRecord, ...] = ()
 
 
 @dataclass
@@ -128,10 +138,18 @@ class SearchIndex:
         posting.add(ordinal)
 
     def set_provider(
-        self, provider_id: str, name: str, facts: Iterable[str], enabled: bool
+        self,
+        provider_id: str,
+        name: str,
+        facts: Iterable[str],
+        enabled: bool,
+        *,
+        fulfillment_types: Iterable[str] = (),
+        locations: Iterable[LocationRecord] = (),
     ) -> None:
         self.providers[provider_id] = _ProviderInfo(
-            frozenset(text.tokens(name)), frozenset(facts), enabled
+            frozenset(text.tokens(name)), frozenset(facts), enabled,
+            frozenset(fulfillment_types), tuple(locations),
         )
 
     def upsert(self, row: dict[str, Any]) -> None:
@@ -202,9 +220,23 @@ class SearchIndex:
         if since is not None:
             p_stmt = p_stmt.where(Provider.updated_at > since)
         changed_providers: list[str] = []
-        for p in (await session.scalars(p_stmt)).all():
+        changed = (await session.scalars(p_stmt)).all()
+        # Locations are written with their provider (same updated_at): reload those of the
+        # changed providers only.
+        l_stmt = select(Location).where(Location.deleted_at.is_(None))
+        if since is not None:
+            l_stmt = l_stmt.where(Location.provider_id.in_([p.id for p in changed]))
+        locations: dict[str, list[LocationRecord]] = {}
+        if changed:
+            for loc in (await session.scalars(l_stmt)).all():
+                locations.setdefault(loc.provider_id, []).append(location_record(loc))
+        for p in changed:
             facts = [f for f in INCLUSION_FACTS if getattr(p, f)]
-            self.set_provider(p.id, p.name, facts, p.enabled and p.deleted_at is None)
+            self.set_provider(
+                p.id, p.name, facts, p.enabled and p.deleted_at is None,
+                fulfillment_types=(f.get("type", "") for f in p.fulfillments or ()),
+                locations=sorted(locations.get(p.id, ()), key=lambda r: r.id),
+            )
             changed_providers.append(p.id)
             newest = p.updated_at if newest is None or p.updated_at > newest else newest
         cols = [
@@ -228,6 +260,35 @@ class SearchIndex:
                 newest = row["updated_at"]
         self.watermark = newest
         return count
+
+    def serving_providers(
+        self,
+        cities: CityDirectory,
+        *,
+        city: str,
+        gps: str | None = None,
+        area_code: str | None = None,
+        fulfillment_type: str | None = None,
+    ) -> list[str]:
+        """Enabled providers with a location serving the buyer: at the given address when
+        the search names one (the finer fact), else anywhere in ``city``; optionally only
+        those offering ``fulfillment_type``."""
+        out = []
+        for provider_id, info in self.providers.items():
+            if not info.enabled:
+                continue
+            if fulfillment_type and not (
+                fulfillment_type in info.fulfillment_types
+                or "Delivery and Self-Pickup" in info.fulfillment_types
+            ):
+                continue
+            if any(
+                is_serviceable(loc, gps, area_code) if (gps or area_code)
+                else serves_city(loc, city, cities)
+                for loc in info.locations
+            ):
+                out.append(provider_id)
+        return sorted(out)
 
     # ------------------------------------------------------------------ matching
 
@@ -276,14 +337,16 @@ class SearchIndex:
                     offer(candidate, EDIT)
         return out
 
-    def _text_scores(self, query_text: str) -> dict[int, float] | None:
-        """Ordinal -> score for items matching every token; ``None`` if no usable token.
+    def _text_scores(self, query_text: str) -> dict[int, float]:
+        """Ordinal -> score for items matching every token. A text with no usable token
+        (only stop words, or a script not romanised) matches nothing: a name the buyer typed
+        must never widen into the whole catalogue.
 
         When no item matches every token of a multi-word query, the items matching the most
         tokens are returned instead ("blue pottery" finds pottery even without a blue one)."""
         words = [w for w in text.fold(query_text).split() if w not in text.STOPWORDS]
         if not words:
-            return None
+            return {}
         per_word: list[dict[int, float]] = []
         for word in words:
             best: dict[int, float] = {}
@@ -324,14 +387,10 @@ class SearchIndex:
             narrow(o for code in query.lgd_codes for o in self.by_lgd.get(code, ()))
         scores: dict[int, float] = {}
         if query.text:
-            found = self._text_scores(query.text)
-            if found is not None:
-                scores = found
-                narrow(found)
+            scores = self._text_scores(query.text)
+            narrow(scores)
         if query.provider_name:
-            found = self._text_scores(query.provider_name)
-            if found is not None:
-                narrow(found)
+            narrow(self._text_scores(query.provider_name))
         if candidates is None:
             candidates = set(self.by_domain.get(query.domain, ())) if query.domain else set(
                 self.docs

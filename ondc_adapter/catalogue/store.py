@@ -29,6 +29,8 @@ Serviceability::
 
     is_serviceable(provider_or_location, gps="12.97,77.59", area_code="560001") -> bool
 
+    serves_city(location, "std:080", cities) -> bool
+
 Geographic only (type 10 radius, 11 PIN list/ranges, 12 pan-India); a disabled location never
 serves. Whether the store is open now is a separate question (``LocationRecord.status``, timings).
 """
@@ -44,6 +46,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.cities import CityDirectory, std_of_city
 from ondc_adapter.catalogue.tables import Item, Location, Provider
 
 EARTH_RADIUS_KM = 6371.0088
@@ -377,4 +380,35 @@ def is_serviceable(
         return distance_km((float(loc.lat), float(loc.lng)), point) <= radius
     if loc.serviceability == "11":
         return bool(area_code) and pincode_matches(area_code or "", loc.pincodes)
+    return False
+
+
+def _pin_range(entry: str) -> tuple[int, int] | None:
+    low, dash, high = entry.partition("-")
+    low, high = low.strip(), (high.strip() if dash else low.strip())
+    if not (low.isdigit() and high.isdigit()):
+        return None
+    return int(low), int(high)
+
+
+def serves_city(loc: LocationRecord, city: str, cities: CityDirectory) -> bool:
+    """Does ``loc`` serve buyers in ``context.city`` (``std:<code>``; ``*`` is every city)?
+
+    Pan-India stores serve every city. A store in the city (its STD code, or one derived from
+    its PIN) serves it, whatever its kind. An intercity store serves a city when its PIN list
+    reaches into the city's PIN codes (``cities``). A hyperlocal store elsewhere does not."""
+    if loc.status == "disable":
+        return False
+    code = std_of_city(city)
+    if code is None or loc.serviceability == "12":
+        return True
+    if (loc.std_code or cities.std_for_pin(loc.area_code)) == code:
+        return True
+    if loc.serviceability != "11":
+        return False
+    spans = cities.pin_ranges(code)
+    for entry in loc.pincodes:
+        span = _pin_range(entry)
+        if span and any(span[0] <= high and low <= span[1] for low, high in spans):
+            return True
     return False

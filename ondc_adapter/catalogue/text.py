@@ -10,6 +10,11 @@ Indian product and place names reach us in many romanisations ("Banarasi", "Bena
    5+ letters, where collisions are rare.
 3. ``ALIASES``: renamed places and demonyms that share no spelling with the official name
    (Banaras/Kashi -> Varanasi, Bangalore -> Bengaluru, Orissa -> Odisha...).
+
+Devanagari (Hindi, Marathi...) is romanised first (``romanise``: plain Hunterian-style letters,
+no length marks, final inherent vowel dropped), so "बनारसी साड़ी" folds to "banarasi sari" and
+then meets the layers above. Other scripts are not romanised: their words fold to nothing, and
+a query of nothing but such words matches nothing (it never widens to the whole catalogue).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ STOPWORDS = frozenset({
 # alternative name (folded) -> official token(s) as they appear in the ODOP list / catalogue
 ALIASES: dict[str, tuple[str, ...]] = {
     "banaras": ("varanasi",), "banarasi": ("varanasi",), "benares": ("varanasi",),
-    "benarasi": ("varanasi",), "kashi": ("varanasi",), "benaras": ("varanasi",),
+    "benarasi": ("varanasi",), "banarsi": ("varanasi",), "kashi": ("varanasi",),
+    "benaras": ("varanasi",),
     "bangalore": ("bengaluru",), "bengalore": ("bengaluru",), "bombay": ("mumbai",),
     "calcutta": ("kolkata",), "madras": ("chennai",), "poona": ("pune",),
     "mysore": ("mysuru",), "baroda": ("vadodara",), "trivandrum": ("thiruvananthapuram",),
@@ -52,9 +58,74 @@ _DOUBLES = re.compile(r"(.)\1+")
 MIN_PHONETIC = 5
 
 
+# Devanagari -> Latin, by code point (escapes: several signs look like ASCII punctuation).
+# Consonants carry the inherent "a" unless a vowel sign or the virama follows.
+_DEVANAGARI_CONSONANTS = {
+    chr(0x0915 + n): latin
+    for n, latin in enumerate([
+        "k", "kh", "g", "gh", "n", "ch", "chh", "j", "jh", "n",  # U+0915..U+091E
+        "t", "th", "d", "dh", "n", "t", "th", "d", "dh", "n",  # U+091F..U+0928
+        "n", "p", "ph", "b", "bh", "m", "y", "r", "r", "l",  # U+0929..U+0932
+        "l", "l", "v", "sh", "sh", "s", "h",  # U+0933..U+0939
+    ])
+}
+# consonant + nukta (U+093C): the Perso-Arabic and flapped sounds
+_DEVANAGARI_NUKTA = {"\u0915": "q", "\u0916": "kh", "\u0917": "g", "\u091c": "z",
+                     "\u0921": "r", "\u0922": "rh", "\u092b": "f", "\u092f": "y"}
+_DEVANAGARI_VOWELS = {  # independent vowels U+0905..U+0914
+    "\u0905": "a", "\u0906": "a", "\u0907": "i", "\u0908": "i", "\u0909": "u",
+    "\u090a": "u", "\u090b": "ri", "\u090d": "e", "\u090f": "e", "\u0910": "ai",
+    "\u0911": "o", "\u0913": "o", "\u0914": "au",
+}
+_DEVANAGARI_SIGNS = {  # dependent vowel signs U+093E..U+094C
+    "\u093e": "a", "\u093f": "i", "\u0940": "i", "\u0941": "u", "\u0942": "u",
+    "\u0943": "ri", "\u0945": "e", "\u0947": "e", "\u0948": "ai", "\u0949": "o",
+    "\u094b": "o", "\u094c": "au",
+}
+_DEVANAGARI_MARKS = {"\u0901": "n", "\u0902": "n", "\u0903": "h"}  # candrabindu, anusvara, visarga
+_VIRAMA, _NUKTA = "\u094d", "\u093c"
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+
+
+def romanise(text: str) -> str:
+    """Devanagari letters in ``text`` written in Latin letters; anything else left as it is."""
+    if not _DEVANAGARI.search(text):
+        return text
+    chars = unicodedata.normalize("NFD", text)  # precomposed nukta letters -> letter + nukta
+    out: list[str] = []
+    i = 0
+    while i < len(chars):
+        ch = chars[i]
+        if ch in _DEVANAGARI_CONSONANTS:
+            latin = _DEVANAGARI_CONSONANTS[ch]
+            if i + 1 < len(chars) and chars[i + 1] == _NUKTA:
+                latin = _DEVANAGARI_NUKTA.get(ch, latin)
+                i += 1
+            nxt = chars[i + 1] if i + 1 < len(chars) else ""
+            if nxt in _DEVANAGARI_SIGNS:
+                latin += _DEVANAGARI_SIGNS[nxt]
+                i += 1
+            elif nxt == _VIRAMA:
+                i += 1
+            elif _DEVANAGARI_CONSONANTS.get(nxt) or nxt in _DEVANAGARI_MARKS:
+                latin += "a"
+            # else: word end, the inherent vowel is not spoken ("बनारस" -> "banaras")
+            out.append(latin)
+        elif ch in _DEVANAGARI_VOWELS:
+            out.append(_DEVANAGARI_VOWELS[ch])
+        elif ch in _DEVANAGARI_MARKS:
+            out.append(_DEVANAGARI_MARKS[ch])
+        elif ch in (_NUKTA, _VIRAMA):
+            pass
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII words separated by single spaces ("Bandhej & Bandhani" -> ...)."""
-    text = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFKD", romanise(text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = text.replace("&", " and ")
     return _NON_ALNUM.sub(" ", text).strip()

@@ -130,6 +130,55 @@ async def test_search_forms(pg_db: Database, tmp_path: Path) -> None:
     assert empty["message"]["catalog"]["bpp/providers"] == []
 
 
+def _store(pid: str, item_id: str, **location: Any) -> list[dict[str, Any]]:
+    """A provider with one location (no STD code given) and one RET12 item."""
+    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
+    seller = provider(pid, name=f"Store {pid}", locations=[{**base, **location}],
+                      variant_groups=[])
+    item = {**records()[1], "id": item_id, "provider_id": pid, "parent_item_id": None}
+    return [seller, item]
+
+
+async def test_city_search_finds_stores_by_pin_as_well_as_std_code(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    # Gadag (Karnataka) delivering to every Karnataka PIN; a Bengaluru shop known only by its
+    # PIN; a Jaipur hyperlocal shop. The pan-India Varanasi store (I12) serves every city.
+    intercity = _store("P3", "G1", city="Gadag", area_code="582101", gps="15.431600,75.632000",
+                       serviceability="11", pincodes=["560000-599999"])
+    in_city = _store("P4", "B1", city="Bengaluru", area_code="560034",
+                     gps="12.935200,77.624500", serviceability="10", radius_km="5")
+    jaipur = _store("P5", "J1", city="Jaipur", area_code="302001", gps="26.912400,75.787300",
+                    serviceability="10", radius_km="5")
+    await _load(pg_db, tmp_path, *intercity, *in_city, *jaipur)
+    ids = lambda payloads: sorted(i for p in payloads for i in _item_ids(p))  # noqa: E731
+    assert ids(await _search(pg_db, {}, city="std:080")) == ["B1", "G1", "I12"]
+    assert ids(await _search(pg_db, {}, city="std:0141")) == ["I12", "J1"]
+    assert ids(await _search(pg_db, {}, city="std:011")) == ["I12"]
+    # a city the table does not know is served by pan-India stores (and stated STD codes)
+    assert ids(await _search(pg_db, {}, city="std:08372")) == ["I12"]
+    # the buyer's address is the finer fact: a Bengaluru PIN reaches the Gadag store
+    koramangala = {"fulfillment": {"end": {"location": {"gps": "12.935200,77.624500",
+                                                        "address": {"area_code": "560034"}}}}}
+    assert ids(await _search(pg_db, koramangala, city="std:080")) == ["B1", "G1", "I12"]
+
+
+async def test_name_search_reads_devanagari_and_never_widens(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    await _load(pg_db, tmp_path)
+    ids = lambda payloads: sorted(i for p in payloads for i in _item_ids(p))  # noqa: E731
+
+    def named(name: str) -> dict[str, Any]:
+        return {"item": {"descriptor": {"name": name}}}
+
+    assert ids(await _search(pg_db, named("बनारसी साड़ी"))) == ["I12"]
+    assert ids(await _search(pg_db, named("वाराणसी"))) == ["I12"]
+    # only stop words, or a script that is not romanised: nothing, not the whole catalogue
+    assert ids(await _search(pg_db, named("best"))) == []
+    assert ids(await _search(pg_db, named("காஞ்சிபுரம்"))) == []
+
+
 async def test_incremental_window_and_subscription(pg_db: Database, tmp_path: Path) -> None:
     await _load(pg_db, tmp_path)
     window = {"tags": [{"code": "catalog_inc", "list": [
