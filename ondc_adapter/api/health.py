@@ -2,9 +2,13 @@
 
 * ``GET /healthz``: the process answers; no I/O, so a slow database never gets a live process
   restarted by its supervisor.
-* ``GET /readyz``: the node can accept requests: node keys loaded, the database answers a
-  ``SELECT 1``, Redis answers ``PING`` when one is configured. 200 with each check's result, or
-  503 with ``not_ready`` naming what failed (a load balancer takes the worker out of rotation).
+* ``GET /readyz``: the node can accept requests: node keys loaded and the database answers a
+  ``SELECT 1``. 200 with each check's result, or 503 with ``not_ready`` naming what failed (a
+  load balancer takes the worker out of rotation). Redis, when configured, is reported but
+  never makes the node unready: without it the node still serves correctly (direct registry
+  lookups, de-duplication in the database), and since every worker shares one Redis, a 503 for
+  it would take the whole fleet out of rotation at once. It shows as ``"status": "degraded"``
+  with ``degraded`` naming it.
 * ``GET /metrics``: Prometheus text exposition of this app's ``NodeMetrics``.
 
 These paths sit outside ``ONDC_PATH_PREFIX`` and are meant for the internal network: the proxy
@@ -23,6 +27,8 @@ from starlette.responses import Response
 from ondc_adapter.metrics import NodeMetrics
 
 READY_TIMEOUT_SECONDS = 2.0
+# Dependencies the node works without (more slowly): reported, never a 503.
+OPTIONAL_CHECKS = frozenset({"redis"})
 
 
 def _json(data: dict[str, Any], status: int = 200) -> Response:
@@ -83,8 +89,11 @@ def add_routes(app: FastAPI, metrics: NodeMetrics) -> None:
     async def readyz(request: Request) -> Response:
         checks = await readiness(request.app.state)
         failing = sorted(name for name, result in checks.items() if result != "ok")
+        required = [name for name in failing if name not in OPTIONAL_CHECKS]
+        if required:
+            return _json({"status": "not ready", "not_ready": required, "checks": checks}, 503)
         if failing:
-            return _json({"status": "not ready", "not_ready": failing, "checks": checks}, 503)
+            return _json({"status": "degraded", "degraded": failing, "checks": checks})
         return _json({"status": "ready", "checks": checks})
 
     async def scrape(request: Request) -> Response:
