@@ -139,8 +139,13 @@ async def search_pages(
     cities = cities if cities is not None else default_directory()
     fulfillment = intent.get("fulfillment") or {}
     location = (fulfillment.get("end") or {}).get("location") or {}
+    query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
-    await index.refresh(session)  # incremental: only rows changed since the last search
+    # incremental: only rows changed since the last search; the item index only when needed
+    if query.has_filters:
+        await index.refresh(session)
+    else:
+        await index.refresh_providers(session)
     providers = index.serving_providers(
         cities,
         city=city,
@@ -148,7 +153,6 @@ async def search_pages(
         area_code=(location.get("address") or {}).get("area_code"),
         fulfillment_type=fulfillment.get("type"),
     )
-    query = parse_intent(intent, domain)
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)

@@ -117,7 +117,8 @@ class SearchIndex:
     providers: dict[str, _ProviderInfo] = field(default_factory=dict)
     phonetic_keys: dict[str, set[str]] = field(default_factory=dict)
     delete_keys: dict[str, set[str]] = field(default_factory=dict)
-    watermark: datetime | None = None
+    watermark: datetime | None = None  # newest item updated_at seen
+    provider_watermark: datetime | None = None  # newest provider updated_at seen
     _sorted_vocab: list[str] | None = None
     _next: int = 0
 
@@ -212,33 +213,12 @@ class SearchIndex:
     # ------------------------------------------------------------------ loading
 
     async def refresh(self, session: AsyncSession, batch: int = 5000) -> int:
-        """Catch up with the database: providers and items changed since the watermark
-        (everything on first call). Returns the number of item rows read."""
+        """Catch up with the database: providers (with their locations) and items changed
+        since the watermarks (everything on first call). Returns the number of item rows
+        read."""
+        changed_providers = await self.refresh_providers(session)
         since = self.watermark
         newest = since
-        p_stmt = select(Provider)
-        if since is not None:
-            p_stmt = p_stmt.where(Provider.updated_at > since)
-        changed_providers: list[str] = []
-        changed = (await session.scalars(p_stmt)).all()
-        # Locations are written with their provider (same updated_at): reload those of the
-        # changed providers only.
-        l_stmt = select(Location).where(Location.deleted_at.is_(None))
-        if since is not None:
-            l_stmt = l_stmt.where(Location.provider_id.in_([p.id for p in changed]))
-        locations: dict[str, list[LocationRecord]] = {}
-        if changed:
-            for loc in (await session.scalars(l_stmt)).all():
-                locations.setdefault(loc.provider_id, []).append(location_record(loc))
-        for p in changed:
-            facts = [f for f in INCLUSION_FACTS if getattr(p, f)]
-            self.set_provider(
-                p.id, p.name, facts, p.enabled and p.deleted_at is None,
-                fulfillment_types=(f.get("type", "") for f in p.fulfillments or ()),
-                locations=sorted(locations.get(p.id, ()), key=lambda r: r.id),
-            )
-            changed_providers.append(p.id)
-            newest = p.updated_at if newest is None or p.updated_at > newest else newest
         cols = [
             Item.id, Item.provider_id, Item.domain, Item.category_id, Item.name,
             Item.odop_product, Item.odop_district, Item.odop_state, Item.odop_sector,
@@ -260,6 +240,34 @@ class SearchIndex:
                 newest = row["updated_at"]
         self.watermark = newest
         return count
+
+    async def refresh_providers(self, session: AsyncSession) -> list[str]:
+        """Catch up with providers and their locations only (what ``serving_providers``
+        needs; a full-catalogue search needs no item index). Returns the changed ids."""
+        since = self.provider_watermark
+        p_stmt = select(Provider)
+        if since is not None:
+            p_stmt = p_stmt.where(Provider.updated_at > since)
+        changed = (await session.scalars(p_stmt)).all()
+        if not changed:
+            return []
+        # Locations are written with their provider (same updated_at): reload those of the
+        # changed providers only.
+        l_stmt = select(Location).where(Location.deleted_at.is_(None))
+        if since is not None:
+            l_stmt = l_stmt.where(Location.provider_id.in_([p.id for p in changed]))
+        locations: dict[str, list[LocationRecord]] = {}
+        for loc in (await session.scalars(l_stmt)).all():
+            locations.setdefault(loc.provider_id, []).append(location_record(loc))
+        for p in changed:
+            facts = [f for f in INCLUSION_FACTS if getattr(p, f)]
+            self.set_provider(
+                p.id, p.name, facts, p.enabled and p.deleted_at is None,
+                fulfillment_types=(f.get("type", "") for f in p.fulfillments or ()),
+                locations=sorted(locations.get(p.id, ()), key=lambda r: r.id),
+            )
+        self.provider_watermark = max(p.updated_at for p in changed)
+        return [p.id for p in changed]
 
     def serving_providers(
         self,
