@@ -64,9 +64,8 @@ class OutboundMessage:
         ctx = request.context.callback_context(
             bpp_id=settings.subscriber_id, bpp_uri=settings.bpp_uri, now=now
         )
-        expires_at = request.context.sent_at + max(
-            request.context.ttl_delta, timedelta(seconds=30)
-        )
+        ttl = request.context.ttl_within(timedelta(seconds=settings.max_request_ttl_seconds))
+        expires_at = request.context.sent_at + max(ttl, timedelta(seconds=30))
         return cls.build(ctx, message, error=error, expires_at=expires_at)
 
     @classmethod

@@ -106,6 +106,8 @@ def check_envelope_context(
         domains=settings.domains,
         now=now,
         timestamp_skew=timedelta(seconds=settings.timestamp_skew_seconds),
+        bpp_uri=settings.bpp_uri,
+        max_ttl=timedelta(seconds=settings.max_request_ttl_seconds),
     )
     if error is not None:
         raise Rejection(400, error)

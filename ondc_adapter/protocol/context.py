@@ -111,6 +111,11 @@ class Context(BaseModel):
     def ttl_delta(self) -> timedelta:
         return parse_duration(self.ttl) if self.ttl else timedelta(seconds=30)
 
+    def ttl_within(self, limit: timedelta) -> timedelta:
+        """The ttl we honour: the request's own, never more than ``limit`` (a peer must not
+        be able to keep a request fresh, or its callback retried, for months)."""
+        return min(self.ttl_delta, limit)
+
     def callback_context(self, *, bpp_id: str, bpp_uri: str, now: datetime) -> Context:
         """The context of our ``on_<action>`` answer: same ids, our identity, a fresh time."""
         return self.model_copy(
@@ -132,6 +137,8 @@ def check_context(
     domains: list[str] | tuple[str, ...],
     now: datetime,
     timestamp_skew: timedelta,
+    bpp_uri: str | None = None,
+    max_ttl: timedelta = timedelta(seconds=300),
 ) -> Error | None:
     """Deployment rules for an inbound request's context; ``None`` when it is acceptable."""
 
@@ -151,6 +158,8 @@ def check_context(
             return err("bpp_id", f"bpp_id must be {bpp_id!r}")
         if not context.bpp_uri:
             return err("bpp_uri", "bpp_uri is required after search")
+        if bpp_uri is not None and context.bpp_uri.rstrip("/") != bpp_uri.rstrip("/"):
+            return err("bpp_uri", f"bpp_uri must be {bpp_uri!r}")
     elif context.bpp_id is not None and context.bpp_id != bpp_id:
         return err("bpp_id", f"bpp_id must be {bpp_id!r} when present")
     if context.transaction_id == context.message_id:
@@ -158,7 +167,7 @@ def check_context(
     sent = context.sent_at
     if sent > now + timestamp_skew:
         return err("timestamp", f"timestamp is {(sent - now).total_seconds():.1f}s in the future")
-    if now - sent > max(context.ttl_delta, timestamp_skew):
+    if now - sent > max(context.ttl_within(max_ttl), timestamp_skew):
         return err(
             "timestamp",
             f"request is stale: sent {(now - sent).total_seconds():.1f}s ago, ttl {context.ttl}",

@@ -350,6 +350,25 @@ async def test_schema_and_context_errors_name_the_field(start_node, buyer, bap, 
         assert nack(response)["path"] == "context.domain"
 
 
+async def test_post_search_requests_must_name_our_bpp_uri_and_ttl_is_bounded(
+    start_node, buyer, bap, client
+) -> None:
+    async with start_node() as (url, app):
+        ours = app.state.settings
+        elsewhere = request_body("select", bap=bap, bap_uri=buyer[1],
+                                 bpp_id=ours.subscriber_id, bpp_uri="https://evil.test/x")
+        response = await client.post(
+            f"{url}/select", content=elsewhere, headers=headers(bap.sign(elsewhere))
+        )
+        assert response.status_code == 400
+        assert nack(response)["path"] == "context.bpp_uri"
+        # a month-long ttl does not keep a 20-day-old request fresh (ONDC_MAX_REQUEST_TTL_SECONDS)
+        old = request_body("search", bap=bap, bap_uri=buyer[1],
+                           now=datetime.now(UTC) - timedelta(days=20), context={"ttl": "P1M"})
+        response = await client.post(f"{url}/search", content=old, headers=headers(bap.sign(old)))
+        assert nack(response)["code"] == "30022"
+
+
 async def test_unknown_action_is_404_nack(start_node, bap, client) -> None:
     async with start_node() as (url, _):
         response = await client.post(f"{url}/on_search", content=b"{}", headers=headers("x"))
