@@ -13,6 +13,13 @@ Single-flight: concurrent misses for one key in one process share one registry c
 processes there is no lock: each process makes at most one call per key per miss, and the first
 answer fills Redis for the rest, so a fleet of N workers costs at most N calls per key.
 
+Unknown keys: a "no such key" answer is remembered in-process for ``NOT_FOUND_SECONDS``, so a
+request repeated with the same made-up ukId costs one registry call, not one per request; a
+key registered meanwhile is found at most that much later. There is deliberately no cap per
+subscriber on *different* unknown ukIds: anyone can put a victim's subscriber_id in a keyId,
+and such a cap would let them lock the victim out. Floods of fresh keyIds are for the rate
+limit in front of the node (docs/operations.md).
+
 Failure policy (decided here, applied by the pipeline):
 * ``KeyNotFound`` / ``KeyNotValid``: the registry answered, and the key is unknown, not
   SUBSCRIBED, or outside its validity window -> HTTP 401 NACK 30016 (the signature cannot be
@@ -152,6 +159,10 @@ class SubscriberRecord:
         return cls(**data)
 
 
+NOT_FOUND_SECONDS = 30.0
+NOT_FOUND_MAX_SUBSCRIBERS = 10_000  # bounded memory: subscriber ids are attacker-chosen
+
+
 class KeyResolver(Protocol):
     async def resolve(
         self, subscriber_id: str, ukid: str, *, refresh: bool = False
@@ -209,6 +220,8 @@ class RegistryClient:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._local: dict[tuple[str, str], tuple[SubscriberRecord, float]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[SubscriberRecord]] = {}
+        # subscriber_id -> {ukId: monotonic expiry} of keys the registry said it does not know
+        self._absent: dict[str, dict[str, float]] = {}
         self.lookups = 0  # registry calls made (for tests and metrics)
 
     # -- KeyResolver ---------------------------------------------------------------------------
@@ -217,6 +230,7 @@ class RegistryClient:
         self, subscriber_id: str, ukid: str, *, refresh: bool = False
     ) -> SubscriberRecord:
         key = (subscriber_id, ukid)
+        self._refuse_if_known_absent(key)
         if not refresh:
             hit = self._local.get(key)
             if hit is not None and hit[1] > time.monotonic():
@@ -277,8 +291,28 @@ class RegistryClient:
         except (RedisError, OSError) as exc:
             log.warning("registry.cache_unavailable", error=str(exc))
 
+    def _refuse_if_known_absent(self, key: tuple[str, str]) -> None:
+        absent = self._absent.get(key[0])
+        if not absent:
+            return
+        now = time.monotonic()
+        for ukid in [u for u, until in absent.items() if until <= now]:
+            del absent[ukid]
+        if key[1] in absent:
+            raise KeyNotFound(f"registry has no record for {key[0]}|{key[1]} (asked "
+                              f"within the last {NOT_FOUND_SECONDS:.0f}s)")
+
+    def _remember_absent(self, key: tuple[str, str]) -> None:
+        if len(self._absent) >= NOT_FOUND_MAX_SUBSCRIBERS:
+            self._absent.clear()
+        self._absent.setdefault(key[0], {})[key[1]] = time.monotonic() + NOT_FOUND_SECONDS
+
     async def _fetch_and_cache(self, key: tuple[str, str]) -> SubscriberRecord:
-        record = await self.fetch(*key)
+        try:
+            record = await self.fetch(*key)
+        except KeyNotFound:
+            self._remember_absent(key)
+            raise
         self._remember_locally(key, record)
         await self._redis_set(key, record)
         return record

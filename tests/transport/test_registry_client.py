@@ -181,3 +181,22 @@ async def test_static_resolver() -> None:
     assert await resolver.resolve("a.test", "k") is record
     with pytest.raises(KeyNotFound):
         await resolver.resolve("a.test", "other")
+
+
+async def test_an_unknown_key_is_asked_for_once_then_remembered(
+    registry, seller_keys_dir, bap, http
+) -> None:
+    double, url = registry
+    client = make_client(seller_keys_dir, url, http)
+    for _ in range(5):  # a sender repeating a made-up ukId
+        with pytest.raises(KeyNotFound):
+            await client.resolve(bap.subscriber_id, "made-up")
+    assert double.calls == 1
+    # the real key of the same subscriber is not affected
+    assert (await client.resolve(bap.subscriber_id, bap.ukid)).ukId == bap.ukid
+    assert double.calls == 2
+    # once the memory ages out, the registry is asked again (the key may exist by now)
+    client._absent[bap.subscriber_id]["made-up"] = 0.0  # remembered "until" long ago
+    with pytest.raises(KeyNotFound):
+        await client.resolve(bap.subscriber_id, "made-up")
+    assert double.calls == 3
