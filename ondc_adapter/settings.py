@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     created_skew_seconds: int = 5
     timestamp_skew_seconds: int = 10
     max_request_ttl_seconds: int = 300
+    rate_limit_per_second: int = 0
     signature_ttl_seconds: int = 300
     max_body_bytes: int = 1_000_000
     max_json_depth: int = 32

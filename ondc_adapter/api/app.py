@@ -44,6 +44,7 @@ from ondc_adapter.metrics import NodeMetrics
 from ondc_adapter.orders import admin as orders_admin
 from ondc_adapter.orders.policy import OrderPolicy, load_policy
 from ondc_adapter.processor import InboxProcessor
+from ondc_adapter.ratelimit import RateLimiter
 from ondc_adapter.registry import KeyResolver, RegistryClient
 from ondc_adapter.settings import Settings
 from ondc_adapter.storage.engine import Database
@@ -173,7 +174,10 @@ def create_app(
             state.keys, state.db, state.redis, state.resolver = keys, database, cache, resolver
             state.inbox, state.processor, state.dispatcher = inbox, processor, dispatcher
             state.pipeline = InboundPipeline(
-                settings, verifier=verifier, inbox=inbox, clock=now, metrics=node_metrics
+                settings, verifier=verifier, inbox=inbox, clock=now, metrics=node_metrics,
+                limiter=RateLimiter(
+                    settings.rate_limit_per_second, redis=cache, prefix=redis_prefix
+                ),
             )
 
             stop = asyncio.Event()

@@ -1,6 +1,6 @@
 """The inbound pipeline: from raw HTTP bytes to a committed inbox row and an ACK.
 
-    size limit -> content type -> JSON -> signatures -> signer == sender
+    size limit -> content type -> JSON -> signatures -> signer == sender -> rate limit
     -> envelope + context -> de-duplicate + record (committed) -> ACK
 
 Each step is a small function that either returns a value or raises ``Rejection``; ``handle``
@@ -11,6 +11,7 @@ unexpected) into NACK responses. No request a client can send produces an HTTP 5
 from __future__ import annotations
 
 import contextvars
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -28,8 +29,9 @@ from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
 from ondc_adapter.protocol.ack import ACK_BODY, Error
 from ondc_adapter.protocol.context import BPP_ACTIONS, check_context
-from ondc_adapter.protocol.errors import Code
+from ondc_adapter.protocol.errors import Code, ErrorType
 from ondc_adapter.protocol.messages import Envelope
+from ondc_adapter.ratelimit import RateLimiter
 from ondc_adapter.settings import Settings
 
 log = get_logger(__name__)
@@ -142,9 +144,11 @@ class InboundPipeline:
         inbox: Inbox,
         clock: Callable[[], datetime],
         metrics: NodeMetrics | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
+        self.limiter = limiter if limiter is not None else RateLimiter(0)
         self.inbox = inbox
         self.clock = clock
         self.actions = frozenset(BPP_ACTIONS)
@@ -240,9 +244,24 @@ class InboundPipeline:
             raw, headers.authorization, headers.gateway, action=action, now=now.timestamp()
         )
         self.verifier.check_sender(verified, claimed_bap_id(data))
+        await self.check_rate(verified.signer.subscriber_id)
         envelope = validate_envelope(data)
         check_envelope_context(envelope, action=action, settings=settings, now=now)
         return await self.record(action, raw, envelope, verified, now)
+
+    async def check_rate(self, sender: str) -> None:
+        wait = await self.limiter.over_limit(sender)
+        if wait is not None:
+            raise Rejection(
+                429,
+                Error(
+                    type=ErrorType.CORE,
+                    code=Code.INTERNAL_ERROR.value,
+                    message=f"rate limit of {self.limiter.per_second} requests/s for "
+                    f"{sender} reached; retry after {wait:.2f}s",
+                ),
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
 
     async def record(
         self, action: str, raw: bytes, envelope: Envelope, verified: Verified, now: datetime
