@@ -1,8 +1,10 @@
 """X25519 encryption keys and the registry's ``on_subscribe`` challenge (AES-256-ECB, PKCS7).
 
 Encodings follow the registry: public keys are base64 SubjectPublicKeyInfo DER, private keys
-base64 PKCS#8 DER. Go and Node tools write the PKCS#8 *version 1* form, which ``cryptography``
-refuses; we then read the last 32 bytes as the raw scalar.
+base64 PKCS#8 DER. Go and Node tools write the PKCS#8 *version 1* form (RFC 5958
+OneAsymmetricKey), which ``cryptography`` refuses; we then read its DER ourselves: the scalar
+is the OCTET STRING inside ``privateKey``, and an attached ``publicKey`` must match it (taking
+"the last 32 bytes" would silently load the public key as the private one).
 """
 
 from __future__ import annotations
@@ -19,6 +21,53 @@ X25519_SPKI_PREFIX = bytes.fromhex("302a300506032b656e032100")
 _PKCS8_OID = bytes.fromhex("06032b656e")  # id-X25519
 
 
+def _der(data: bytes, at: int = 0) -> tuple[int, bytes, int]:
+    """One DER TLV at ``at``: (tag, value, offset after it). Raises ValueError."""
+    if at + 2 > len(data):
+        raise ValueError("truncated DER")
+    tag, length, at = data[at], data[at + 1], at + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 2 or at + count > len(data):
+            raise ValueError("bad DER length")
+        length, at = int.from_bytes(data[at:at + count], "big"), at + count
+    if at + length > len(data):
+        raise ValueError("truncated DER")
+    return tag, data[at:at + length], at + length
+
+
+def _der_items(data: bytes) -> list[tuple[int, bytes]]:
+    items, at = [], 0
+    while at < len(data):
+        tag, value, at = _der(data, at)
+        items.append((tag, value))
+    return items
+
+
+def _one_asymmetric_key(raw: bytes) -> X25519PrivateKey:
+    """An X25519 key from PKCS#8 v0/v1 DER read by hand (see the module docstring)."""
+    tag, body, end = _der(raw)
+    if tag != 0x30 or end != len(raw):
+        raise ValueError("not a DER SEQUENCE")
+    items = _der_items(body)
+    if len(items) < 3 or items[0] not in ((0x02, b"\x00"), (0x02, b"\x01")):
+        raise ValueError("not a PKCS#8 OneAsymmetricKey")
+    if items[1][0] != 0x30 or not items[1][1].startswith(_PKCS8_OID):
+        raise ValueError("not an X25519 key")
+    if items[2][0] != 0x04:
+        raise ValueError("no privateKey OCTET STRING")
+    inner_tag, scalar, inner_end = _der(items[2][1])
+    if inner_tag != 0x04 or len(scalar) != 32 or inner_end != len(items[2][1]):
+        raise ValueError("privateKey is not a 32-byte CurvePrivateKey")
+    key = X25519PrivateKey.from_private_bytes(scalar)
+    for item_tag, value in items[3:]:
+        if item_tag in (0x81, 0xA1):  # [1] publicKey, implicit BIT STRING or wrapped
+            bits = _der(value)[1] if item_tag == 0xA1 else value
+            if bits[1:] != key.public_key().public_bytes_raw():
+                raise ValueError("the attached publicKey does not belong to the private key")
+    return key
+
+
 def load_x25519_private_key(value: str) -> X25519PrivateKey:
     raw = b64decode_strict(value, what="encryption private key")
     if len(raw) == 32:
@@ -26,11 +75,10 @@ def load_x25519_private_key(value: str) -> X25519PrivateKey:
     try:
         key = serialization.load_der_private_key(raw, password=None)
     except (ValueError, TypeError, NotImplementedError):
-        # PKCS#8 v1 (OneAsymmetricKey) as written by Go/Node: the scalar is the trailing
-        # OCTET STRING. Only accept it when the X25519 OID is present, so random bytes fail.
-        if _PKCS8_OID not in raw or len(raw) < 48:
-            raise ValueError("encryption private key is not X25519 PKCS#8 DER") from None
-        return X25519PrivateKey.from_private_bytes(raw[-32:])
+        try:
+            return _one_asymmetric_key(raw)
+        except ValueError as exc:
+            raise ValueError(f"encryption private key is not X25519 PKCS#8 DER: {exc}") from None
     if not isinstance(key, X25519PrivateKey):
         raise ValueError("encryption private key is not an X25519 key")
     return key

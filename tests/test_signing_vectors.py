@@ -187,3 +187,25 @@ def test_tv8_pkcs8_v1_keys_agree() -> None:
         assert base64.b64encode(encryption.shared_key(private, peer)).decode() == expected
     derived = encryption.public_key_to_b64(encryption.load_x25519_private_key(np1).public_key())
     assert derived == np1_pub
+
+
+def _der(tag: int, value: bytes) -> bytes:
+    return bytes([tag, len(value)]) + value
+
+
+def test_pkcs8_v1_with_an_attached_public_key_loads_the_private_scalar() -> None:
+    # RFC 5958 OneAsymmetricKey with its optional [1] publicKey: the trailing 32 bytes are the
+    # PUBLIC key, so "take the last 32 bytes" would load the wrong key without a word.
+    np1 = base64.b64decode("MC4CAQEwBQYDK2VuBCIEIMCU0uKQ36pRs4d9Jm0aUD9Pn6qq+747AY2Kv4UhE/94")
+    np1_pub = "MCowBQYDK2VuAyEAmb/MUSKXvtgsPJuEQUM/imlDJ7oe9uPL/m4ta9e8Z1o="
+    np1_pub_raw = base64.b64decode(np1_pub)[-32:]
+    body = np1[2:]  # version, algorithm, privateKey
+    with_public = _der(0x30, body + _der(0x81, b"\x00" + np1_pub_raw))
+    key = encryption.load_x25519_private_key(base64.b64encode(with_public).decode())
+    assert key.public_key().public_bytes_raw() == np1_pub_raw
+    wrong = _der(0x30, body + _der(0x81, b"\x00" + bytes(32)))
+    with pytest.raises(ValueError, match="publicKey does not belong"):
+        encryption.load_x25519_private_key(base64.b64encode(wrong).decode())
+    # random bytes with the OID in them are not a key
+    with pytest.raises(ValueError):
+        encryption.load_x25519_private_key(base64.b64encode(b"\x06\x03+en" + bytes(60)).decode())
