@@ -1,5 +1,6 @@
 """structlog JSON logging. Key material never reaches a log line: fields whose names look
-like secrets are masked by a processor, whatever the caller passes."""
+like secrets are masked by a processor, whatever the caller passes, at any depth (a dict or
+list passed as a field is masked inside too)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,26 @@ _SECRET_NAME = re.compile(
 _REDACTED = "[redacted]"
 
 
+def _masked(value: Any, depth: int = 0) -> Any:
+    if depth > 8:  # log fields are small; a deeper structure is not worth walking
+        return value
+    if isinstance(value, dict):
+        return {
+            k: _REDACTED if isinstance(k, str) and _SECRET_NAME.search(k)
+            else _masked(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_masked(v, depth + 1) for v in value]
+    return value
+
+
 def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     for name in list(event):
         if _SECRET_NAME.search(name):
             event[name] = _REDACTED
+        elif isinstance(event[name], dict | list | tuple):
+            event[name] = _masked(event[name])
     return event
 
 

@@ -18,10 +18,13 @@ def test_json_lines_and_secrets_redacted() -> None:
     log.info(
         "loaded", private_key=secret, signing_private_key=secret, authorization="Signature x",
         admin_api_key="k", subscriber_id="seller.example.com", key=key,
+        request={"headers": {"Authorization": "Signature x"}, "keys": [{"private_key": secret}]},
     )
     line = stream.getvalue().strip()
     record = json.loads(line)
     assert record["event"] == "loaded" and record["subscriber_id"] == "seller.example.com"
     assert secret not in line
     assert record["private_key"] == record["authorization"] == "[redacted]"
+    assert record["request"]["headers"]["Authorization"] == "[redacted]"
+    assert record["request"]["keys"] == [{"private_key": "[redacted]"}]
     assert secret[:20] not in record["key"]  # repr of a key object shows only the public key
