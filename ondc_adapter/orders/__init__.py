@@ -10,6 +10,7 @@ Modules (one concept each):
 * ``tables``    order records, transitions (audit), drafts, returns, ratings
 * ``build``     turning an order record into the wire ``order`` object
 * ``handlers``  select ... support handlers (HANDLERS) the inbox processor calls
-* ``service``   seller actions (accept, advance, cancel, part-cancel) shared by admin API and CLI
+* ``service``   seller actions (accept, advance, cancel, part-cancel, returns: approve, reject,
+                liquidate, picked, reverse QC) shared by admin API and CLI
 * ``admin``     the seller admin HTTP API (``/admin/orders``)
 """

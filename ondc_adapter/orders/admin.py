@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,14 @@ class AdvanceBody(BaseModel):
     vehicle: str | None = None
     invoice_url: str | None = None
     pickup_code: str | None = None
+    reason_code: str | None = Field(
+        default=None, description="Return_Rejected: a return rejection reason code"
+    )
+    pickup_start: str | None = Field(default=None, description="Return_Approved: window start")
+    pickup_end: str | None = Field(default=None, description="Return_Approved: window end")
+    qc_remarks: str | None = Field(
+        default=None, description="Return_Delivered / Return_Failed: reverse QC remarks"
+    )
 
 
 class CancelBody(BaseModel):
@@ -49,6 +57,36 @@ class PartCancelBody(BaseModel):
 
     items: dict[str, int] = Field(min_length=1, examples=[{"I2": 1}])
     reason_code: str = "002"
+
+
+class ApproveReturnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pickup_start: str | None = Field(default=None, examples=["2026-11-28T10:00:00.000Z"])
+    pickup_end: str | None = Field(default=None, examples=["2026-11-28T18:00:00.000Z"])
+
+
+class RejectReturnBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: str = Field(examples=["001", "002"])
+    remarks: str | None = None
+
+
+class ReturnPickedBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    failed: bool = Field(default=False, description="the pickup attempt failed")
+    reason: str | None = None
+    agent_name: str | None = None
+    agent_phone: str | None = None
+
+
+class ReturnQcBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result: Literal["passed", "failed"]
+    remarks: str | None = None
 
 
 def _db(request: Request) -> Database:
@@ -120,12 +158,15 @@ async def accept(request: Request, order_id: str) -> dict[str, Any]:
 @router.post("/{order_id}/advance")
 async def advance(request: Request, order_id: str, body: AdvanceBody) -> dict[str, Any]:
     details = body.model_dump(
-        include={"agent_name", "agent_phone", "vehicle", "invoice_url", "pickup_code"},
+        include={
+            "agent_name", "agent_phone", "vehicle", "invoice_url", "pickup_code",
+            "pickup_start", "pickup_end", "qc_remarks",
+        },
         exclude_none=True,
     )
     return await _act(
         request, service.advance, order_id, body.state, fulfillment_id=body.fulfillment_id,
-        reason=body.reason, details=details,
+        reason=body.reason, details=details, reason_code=body.reason_code,
     )
 
 
@@ -138,4 +179,53 @@ async def cancel(request: Request, order_id: str, body: CancelBody) -> dict[str,
 async def part_cancel(request: Request, order_id: str, body: PartCancelBody) -> dict[str, Any]:
     return await _act(
         request, service.part_cancel, order_id, body.items, reason_code=body.reason_code
+    )
+
+
+# ---------------------------------------------------------------- buyer returns
+
+
+@router.post("/{order_id}/returns/{return_id}/approve")
+async def approve_return(
+    request: Request, order_id: str, return_id: str, body: ApproveReturnBody | None = None
+) -> dict[str, Any]:
+    body = body or ApproveReturnBody()
+    return await _act(
+        request, service.approve_return, order_id, return_id,
+        pickup_start=body.pickup_start, pickup_end=body.pickup_end,
+    )
+
+
+@router.post("/{order_id}/returns/{return_id}/reject")
+async def reject_return(
+    request: Request, order_id: str, return_id: str, body: RejectReturnBody
+) -> dict[str, Any]:
+    return await _act(
+        request, service.reject_return, order_id, return_id, body.reason_code,
+        remarks=body.remarks,
+    )
+
+
+@router.post("/{order_id}/returns/{return_id}/liquidate")
+async def liquidate_return(request: Request, order_id: str, return_id: str) -> dict[str, Any]:
+    return await _act(request, service.liquidate_return, order_id, return_id)
+
+
+@router.post("/{order_id}/returns/{return_id}/picked")
+async def return_picked(
+    request: Request, order_id: str, return_id: str, body: ReturnPickedBody | None = None
+) -> dict[str, Any]:
+    body = body or ReturnPickedBody()
+    return await _act(
+        request, service.return_picked, order_id, return_id, failed=body.failed,
+        reason=body.reason, agent_name=body.agent_name, agent_phone=body.agent_phone,
+    )
+
+
+@router.post("/{order_id}/returns/{return_id}/qc")
+async def return_qc(
+    request: Request, order_id: str, return_id: str, body: ReturnQcBody
+) -> dict[str, Any]:
+    return await _act(
+        request, service.return_qc, order_id, return_id, body.result, remarks=body.remarks
     )

@@ -1,4 +1,5 @@
-"""Cancellation and return reason codes, rating categories (protocol.md 4.8, 4.9, 4.11).
+"""Cancellation, return and return-rejection reason codes, reverse QC outcomes, rating
+categories (protocol.md 4.8, 4.9, 4.11).
 
 Who may use a cancellation code matters: a buyer app sending a seller-only code gets 30012, and
 RTO-triggering codes after pickup send the parcel back to origin instead of simply cancelling.
@@ -90,6 +91,25 @@ RETURN_REASONS: dict[str, str] = {
     "004": "Product is of incorrect quantity or size",
     "005": "Product delivered is different from what was shown and ordered",
 }
+
+# Why the seller rejects a return (Return_Rejected). protocol.md 4.9 says a rejection carries
+# "rejection reason codes" without listing them; ONDC's log validator accepts the codes 001-005,
+# 007 and 008 (``return_rejected_request_reasonCodes``) but publishes no meanings. The codes used
+# here are within that list; the texts are the adapter's own (UNVERIFIED wording). The code goes
+# in the Return fulfillment's ``return_rejection`` tag and in the journal.
+RETURN_REJECTION_REASONS: dict[str, str] = {
+    "001": "Images do not show the reported problem",
+    "002": "Item shows signs of use, damage or alteration by the buyer",
+    "003": "Return window is over",
+    "004": "Item is not returnable under its return policy",
+    "005": "Reason given does not apply to this item",
+}
+
+# The seller's reverse QC outcome when a returned item comes back (Return_Delivered: passed,
+# refund and stock back; Return_Failed: failed, no refund). See ``lifecycle`` for the rules.
+QC_PASSED = "passed"
+QC_FAILED = "failed"
+QC_RESULTS = (QC_PASSED, QC_FAILED)
 
 RATING_CATEGORIES = ("Item", "Order", "Fulfillment", "Provider", "Agent")
 RATING_VALUES = range(1, 6)

@@ -1,5 +1,6 @@
 """The seller's side of an order, shared by the admin API and the CLI: list, show, accept,
-advance a fulfillment, cancel, part-cancel, decide a return.
+advance a fulfillment, cancel, part-cancel, and a buyer return: approve (reverse pickup),
+reject (with a rejection reason code), liquidate, picked / pick failed, reverse QC on arrival.
 
 Each action checks the rules (``lifecycle``), writes the change and its journal entries, and
 enqueues the unsolicited callback the flow requires (``on_status``, ``on_cancel`` or
@@ -18,9 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter import outbox
 from ondc_adapter.exchange import OutboundMessage
 from ondc_adapter.orders import lifecycle, repository
-from ondc_adapter.orders.build import forward_fulfillment, fulfillment, order_message
+from ondc_adapter.orders.build import (
+    forward_fulfillment,
+    fulfillment,
+    fulfillment_state,
+    order_message,
+)
 from ondc_adapter.orders.lifecycle import IllegalTransition
-from ondc_adapter.orders.reasons import Party, cancel_reason
+from ondc_adapter.orders.reasons import (
+    QC_FAILED,
+    QC_PASSED,
+    RETURN_REJECTION_REASONS,
+    Party,
+    cancel_reason,
+)
 from ondc_adapter.orders.state import FState, FulfillmentType
 from ondc_adapter.orders.tables import OrderRecord, OrderTransition
 from ondc_adapter.protocol.context import Context
@@ -33,10 +45,15 @@ __all__ = [
     "Outcome",
     "accept",
     "advance",
+    "approve_return",
     "cancel",
     "confirmation_failure",
+    "liquidate_return",
     "list_orders",
     "part_cancel",
+    "reject_return",
+    "return_picked",
+    "return_qc",
     "show",
 ]
 
@@ -102,9 +119,16 @@ async def advance(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
     actor: str = "seller",
+    reason_code: str | None = None,
 ) -> Outcome:
     """Move a fulfillment: the forward one by default (Packed, Agent-assigned,
-    Order-picked-up, ..., Order-delivered), or an RTO / Return fulfillment by id."""
+    Order-picked-up, ..., Order-delivered), or an RTO / Return fulfillment by id.
+
+    For a Return (``lifecycle`` has the rules): Return_Approved takes ``details``
+    ``pickup_start`` / ``pickup_end`` (default: the next 24 h); Return_Rejected needs
+    ``reason_code`` (``reason`` may carry the code instead, as the sandbox's steps do);
+    Return_Picked takes ``agent_name`` / ``agent_phone``; Return_Delivered is reverse QC
+    passed, Return_Failed after pickup is QC failed (``qc_remarks`` in ``details``)."""
     try:
         target = FState(state)
     except ValueError as exc:
@@ -121,8 +145,15 @@ async def advance(
         )
         action = "on_status"
     else:
+        if (
+            target == FState.RETURN_REJECTED
+            and reason_code is None
+            and reason in RETURN_REJECTION_REASONS
+        ):
+            reason_code, reason = reason, None
         await lifecycle.move_fulfillment(
-            session, record, fid, target, actor=actor, now=now, reason=reason
+            session, record, fid, target, actor=actor, now=now, reason=reason,
+            reason_code=reason_code, details=details, initiated_by=settings.subscriber_id,
         )
         action = "on_update" if kind == FulfillmentType.RETURN.value else "on_status"
     return Outcome(record, [await _push(session, record, action, settings, now)])
@@ -183,6 +214,121 @@ async def part_cancel(
         actor="seller", now=now,
     )
     return Outcome(record, [await _push(session, record, "on_update", settings, now)])
+
+
+async def _return(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    return_id: str,
+    target: FState,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    reason_code: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Outcome:
+    record = await _load(session, order_id)
+    f = fulfillment(record, return_id)
+    if f is None or f.get("type") != FulfillmentType.RETURN.value:
+        raise IllegalTransition(f"order has no return {return_id}", Code.FULFILLMENT_NOT_FOUND)
+    await lifecycle.move_fulfillment(
+        session, record, return_id, target, actor="seller", now=now, reason=reason,
+        reason_code=reason_code, details=details, initiated_by=settings.subscriber_id,
+    )
+    return Outcome(record, [await _push(session, record, "on_update", settings, now)])
+
+
+async def approve_return(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    return_id: str,
+    *,
+    now: datetime,
+    pickup_start: str | None = None,
+    pickup_end: str | None = None,
+) -> Outcome:
+    """Return_Approved: the item will be collected from the buyer (reverse pickup in the
+    window ``pickup_start`` .. ``pickup_end``, default the next 24 h). No refund yet."""
+    details = {"pickup_start": pickup_start, "pickup_end": pickup_end}
+    return await _return(
+        session, settings, order_id, return_id, FState.RETURN_APPROVED, now=now, details=details
+    )
+
+
+async def reject_return(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    return_id: str,
+    reason_code: str,
+    *,
+    now: datetime,
+    remarks: str | None = None,
+) -> Outcome:
+    """Return_Rejected with a rejection reason code (``reasons.RETURN_REJECTION_REASONS``)."""
+    return await _return(
+        session, settings, order_id, return_id, FState.RETURN_REJECTED, now=now,
+        reason=remarks, reason_code=reason_code,
+    )
+
+
+async def liquidate_return(
+    session: AsyncSession, settings: Settings, order_id: str, return_id: str, *, now: datetime
+) -> Outcome:
+    """Liquidated: refund now, the buyer keeps the item (no pickup, no stock back)."""
+    return await _return(session, settings, order_id, return_id, FState.LIQUIDATED, now=now)
+
+
+async def return_picked(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    return_id: str,
+    *,
+    now: datetime,
+    failed: bool = False,
+    reason: str | None = None,
+    agent_name: str | None = None,
+    agent_phone: str | None = None,
+) -> Outcome:
+    """Return_Picked (the reverse QC clock starts), or Return_Pick_Failed when ``failed``."""
+    target = FState.RETURN_PICK_FAILED if failed else FState.RETURN_PICKED
+    details = {"agent_name": agent_name, "agent_phone": agent_phone}
+    return await _return(
+        session, settings, order_id, return_id, target, now=now, reason=reason, details=details
+    )
+
+
+async def return_qc(
+    session: AsyncSession,
+    settings: Settings,
+    order_id: str,
+    return_id: str,
+    result: str,
+    *,
+    now: datetime,
+    remarks: str | None = None,
+) -> Outcome:
+    """The returned item arrived; record the reverse QC: ``passed`` -> Return_Delivered
+    (refund, stock back), ``failed`` -> Return_Failed (no refund)."""
+    result = result.lower()
+    if result not in (QC_PASSED, QC_FAILED):
+        raise IllegalTransition(f"reverse QC result must be {QC_PASSED} or {QC_FAILED}")
+    target = FState.RETURN_DELIVERED if result == QC_PASSED else FState.RETURN_FAILED
+    record = await _load(session, order_id)
+    f = fulfillment(record, return_id)
+    current = fulfillment_state(f) if f is not None else None
+    if current is not None and current != FState.RETURN_PICKED.value:
+        raise IllegalTransition(
+            f"reverse QC needs the item picked up (Return_Picked); {return_id} is {current}",
+            Code.FULFILLMENT_TERMINAL,
+        )
+    return await _return(
+        session, settings, order_id, return_id, target, now=now,
+        details={"qc": result, "qc_remarks": remarks},
+    )
 
 
 def summary(record: OrderRecord) -> dict[str, Any]:

@@ -390,8 +390,10 @@ class Buyer:
         )
 
     async def request_return(
-        self, item_id: str, quantity: int, reason: str = "003", return_id: str = "R1"
+        self, item_id: str, quantity: int, reason: str = "003", return_id: str = "R1",
+        ttl_reverseqc: str | None = "P3D",
     ) -> Exchange:
+        ttl = [{"code": "ttl_reverseqc", "value": ttl_reverseqc}] if ttl_reverseqc else []
         return await self.send(
             "update",
             {
@@ -412,7 +414,7 @@ class Buyer:
                                         {"code": "reason_desc", "value": "broken on arrival"},
                                         {"code": "images", "value": "https://img.example/1.jpg"},
                                         {"code": "ttl_approval", "value": "PT24H"},
-                                        {"code": "ttl_reverseqc", "value": "P3D"},
+                                        *ttl,
                                     ],
                                 }
                             ],
@@ -481,6 +483,30 @@ class Seller:
 
     async def part_cancel(self, order_id: str, quantities: dict[str, int]) -> dict[str, Any]:
         (out,) = await self._run(service.part_cancel, order_id, quantities)
+        return out
+
+    async def approve_return(self, order_id: str, return_id: str, **kw: Any) -> dict[str, Any]:
+        (out,) = await self._run(service.approve_return, order_id, return_id, **kw)
+        return out
+
+    async def reject_return(
+        self, order_id: str, return_id: str, reason_code: str, **kw: Any
+    ) -> dict[str, Any]:
+        (out,) = await self._run(service.reject_return, order_id, return_id, reason_code, **kw)
+        return out
+
+    async def liquidate_return(self, order_id: str, return_id: str) -> dict[str, Any]:
+        (out,) = await self._run(service.liquidate_return, order_id, return_id)
+        return out
+
+    async def return_picked(self, order_id: str, return_id: str, **kw: Any) -> dict[str, Any]:
+        (out,) = await self._run(service.return_picked, order_id, return_id, **kw)
+        return out
+
+    async def return_qc(
+        self, order_id: str, return_id: str, result: str, **kw: Any
+    ) -> dict[str, Any]:
+        (out,) = await self._run(service.return_qc, order_id, return_id, result, **kw)
         return out
 
 
