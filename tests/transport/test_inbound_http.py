@@ -5,6 +5,7 @@ buyer app are doubles served the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -392,6 +393,33 @@ async def test_duplicate_message_gets_one_callback_only(
         assert await app.state.dispatcher.dispatch_once() == 0
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert all(a.json()["message"]["ack"]["status"] == "ACK" for a in answers)
+    assert await count(pg_db, InboxEntry) == 1
+    assert await count(pg_db, OutboxEntry) == 1
+    assert len(double.received) == 1
+
+
+async def test_duplicates_sent_to_several_workers_at_once_get_one_callback(
+    start_node, buyer, buyer_socket, bap, client, pg_db
+) -> None:
+    # Three served workers on one PostgreSQL and Redis, the same signed request to each of
+    # them at the same moment (a buyer app retrying through a load balancer).
+    double, bap_uri = buyer
+    body = request_body("search", bap=bap, bap_uri=bap_uri)
+    async with (
+        served(double.app, buyer_socket),
+        start_node() as (url_a, app_a),
+        start_node() as (url_b, app_b),
+        start_node() as (url_c, app_c),
+    ):
+        answers = await asyncio.gather(*(
+            client.post(f"{url}/search", content=body, headers=headers(bap.sign(body)))
+            for url in (url_a, url_b, url_c, url_a, url_b, url_c)
+        ))
+        await eventually(lambda: _outbox_status(pg_db, DELIVERED), what="delivery")
+        for app in (app_a, app_b, app_c):  # nothing left for any worker to send
+            assert await app.state.processor.process_all() == 0
+            assert await app.state.dispatcher.dispatch_once() == 0
+    assert [a.status_code for a in answers] == [200] * 6
     assert await count(pg_db, InboxEntry) == 1
     assert await count(pg_db, OutboxEntry) == 1
     assert len(double.received) == 1
