@@ -6,8 +6,10 @@ SQLite, with the callback path included, against a baseline measured in the same
 One "order" is three requests, each handled the way the inbox processor does it: one database
 transaction that runs the order handler (catalogue reads, quote, draft / order row, stock
 reservation) and writes the ``on_*`` callback to the outbox (serialised once), then the
-callback bytes are signed with the node's Ed25519 key as the dispatcher would before posting
-(the HTTP hop itself is not included; ``bench/ack_throughput.py`` measures the edge).
+callback delivered by the node's ``Dispatcher``: the stored bytes signed with the node's
+Ed25519 key, POSTed over loopback HTTP to a buyer-app receiver (uvicorn, answers ACK), and the
+attempt and the delivered state recorded in the database. The inbound HTTP edge is not
+included (``bench/ack_throughput.py`` measures it; ``bench/load.py`` runs everything served).
 
 Baseline, same database, same concurrency: three transactions per order that each insert one
 row of the same size as a callback into a scratch table ("bare inserts"). The ratio says how
@@ -32,20 +34,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import socket  # noqa: E402
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert  # noqa: E402
 
 from ondc_adapter import keys, outbox  # noqa: E402
 from ondc_adapter.catalogue.tables import Item, Location, Provider  # noqa: E402
+from ondc_adapter.dispatcher import Dispatcher  # noqa: E402
 from ondc_adapter.exchange import InboundRequest, SellerDeps  # noqa: E402
+from ondc_adapter.logging import configure_logging  # noqa: E402
 from ondc_adapter.orders.handlers import HANDLERS  # noqa: E402
 from ondc_adapter.protocol.context import Context  # noqa: E402
 from ondc_adapter.protocol.durations import format_timestamp  # noqa: E402
 from ondc_adapter.settings import Settings  # noqa: E402
-from ondc_adapter.signing import sign_request  # noqa: E402
 from ondc_adapter.storage import Database  # noqa: E402
 
 PG_ADMIN_DSN = os.environ.get("ONDC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-BAP_ID, BAP_URI = "buyer.bench", "https://buyer.bench/ondc"
+BAP_ID = "buyer.bench"
 SELLER = "seller.bench"
 ITEMS = ("I1", "I2", "I3")
 
@@ -78,24 +85,43 @@ async def seed(db: Database) -> None:
                        created_at=now, updated_at=now))
 
 
+ACK = b'{"message":{"ack":{"status":"ACK"}}}'
+
+
+async def buyer_sink(scope: Any, receive: Any, send: Any) -> None:
+    """The buyer app's receiver: reads the callback, answers ACK."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": ACK})
+
+
 class Client:
-    def __init__(self, db: Database, settings: Settings, signing_key: Any) -> None:
-        self.db, self.settings, self.key = db, settings, signing_key
+    def __init__(self, db: Database, settings: Settings, dispatcher: Dispatcher,
+                 bap_uri: str) -> None:
+        self.db, self.settings, self.dispatcher, self.bap_uri = db, settings, dispatcher, bap_uri
         self.deps = SellerDeps(settings=settings, now=lambda: datetime.now(UTC))
         self.signed_bytes = 0
 
     async def step(self, tid: str, action: str, message: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC) - timedelta(milliseconds=5)
         ctx = Context(domain="ONDC:RET12", country="IND", city="std:0542", action=action,
-                      core_version="1.2.0", bap_id=BAP_ID, bap_uri=BAP_URI, bpp_id=SELLER,
+                      core_version="1.2.0", bap_id=BAP_ID, bap_uri=self.bap_uri, bpp_id=SELLER,
                       bpp_uri=f"https://{SELLER}", transaction_id=tid,
                       message_id=str(uuid.uuid4()), timestamp=format_timestamp(now), ttl="PT30S")
         request = InboundRequest(action, ctx, message, received_at=now, signer=BAP_ID)
         async with self.db.session() as session:
             out = await HANDLERS[action](request, session, self.deps)
             entries = [await outbox.enqueue(session, m, now=datetime.now(UTC)) for m in out]
-        for entry in entries:  # what the dispatcher does before the POST
-            sign_request(entry.body, self.key, subscriber_id=SELLER, unique_key_id="k1")
+        for entry in entries:  # sign, POST, record: the dispatcher's delivery of one row
+            outcome = await self.dispatcher.deliver(entry)
+            if outcome is None or not outcome.delivered:
+                raise RuntimeError(f"on_{action} not delivered: {outcome}")
             self.signed_bytes += len(entry.body)
         payload: dict[str, Any] = out[0].payload
         if "error" in payload:
@@ -152,10 +178,22 @@ async def bench_store(name: str, url: str, orders: int, concurrency: int) -> dic
     node = keys.new_keys(SELLER, "k1")
     settings = Settings(_env_file=None, subscriber_id=SELLER,  # type: ignore[call-arg]
                         bpp_uri=f"https://{SELLER}", domains=["ONDC:RET12"])
-    client = Client(db, settings, node.signing_key)
-    await run_clients(concurrency, max(10, orders // 10), client.order)  # warm-up
-    client.signed_bytes = 0
-    elapsed = await run_clients(concurrency, orders, client.order)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(buyer_sink, log_level="warning", access_log=False,
+                                           lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    bap_uri = f"http://127.0.0.1:{sock.getsockname()[1]}/ondc"
+    async with httpx.AsyncClient() as http:
+        dispatcher = Dispatcher(db, settings, node, http)
+        client = Client(db, settings, dispatcher, bap_uri)
+        await run_clients(concurrency, max(10, orders // 10), client.order)  # warm-up
+        client.signed_bytes = 0
+        elapsed = await run_clients(concurrency, orders, client.order)
+    server.should_exit = True
+    await serving
     body = b"x" * max(1, client.signed_bytes // (3 * orders))
 
     async def bare(_: int) -> None:
@@ -199,6 +237,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--store", choices=("both", "postgres", "sqlite"), default="both")
     args = parser.parse_args()
+    configure_logging("WARNING")  # one info line per callback attempt would swamp the figures
     results = []
     if args.store in ("both", "postgres"):
         url, drop = await postgres_url()
@@ -211,7 +250,7 @@ async def main() -> None:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             results.append(await bench_store("sqlite", url, args.orders, args.concurrency))
     print(f"select->init->confirm, {args.orders} orders, concurrency {args.concurrency}, "
-          "callbacks enqueued + serialised + signed")
+          "callbacks enqueued + serialised + signed + POSTed (ACK) + recorded")
     for r in results:
         print(
             f"  {r['store']:<9} {r['orders_per_s']:8.1f} orders/s ({r['ms_per_order']:.2f} ms "
