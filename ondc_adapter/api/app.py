@@ -33,6 +33,7 @@ from ondc_adapter.api.auth import SignatureVerifier
 from ondc_adapter.api.nack import internal_error
 from ondc_adapter.api.pipeline import InboundPipeline
 from ondc_adapter.catalogue import admin as catalogue_admin
+from ondc_adapter.catalogue import link as catalogue_link
 from ondc_adapter.catalogue.handler import INDEX_KEY
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.dispatcher import Dispatcher
@@ -234,6 +235,8 @@ def create_app(
     health.add_routes(app, node_metrics)
     for router in admin_routers():
         app.include_router(router)
+    # GET {prefix}/catalogue/{domain}/{token}.zip: the on_search catalog_link files (public)
+    app.include_router(catalogue_link.router, prefix=settings.path_prefix)
 
     async def protocol_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         pipeline: InboundPipeline = scope["app"].state.pipeline

@@ -9,6 +9,9 @@
 * by item name, category, provider (id or name), fulfillment end location (gps/area_code:
   only providers that deliver to that address), and the ``odop`` tag group (see
   ``search.parse_intent``);
+* catalog as link: ``catalog_full`` with ``payload_type=link`` gets the serviceable
+  providers without items, each with a ``catalog_link`` tag naming the file of the whole
+  domain catalogue the node serves (``catalogue.link``);
 * incremental: ``catalog_inc`` with ``mode=start`` stores a subscription (unsolicited pushes
   follow every seller change until ``mode=stop``); with ``start_time``/``end_time`` one
   ``on_search`` carries what changed in that window.
@@ -20,9 +23,11 @@ The search index lives in ``deps.extras["catalogue_index"]`` (a ``SearchIndex`` 
 at startup); without one a throw-away index is built for the request (correct, but slow for big
 catalogues). ``deps.extras["bpp_profile"]`` may hold a ``BppProfile``.
 
-``push_incremental`` is what the admin API calls after a change: it enqueues, in the caller's
-transaction, one unsolicited incremental ``on_search`` (per page) to every subscribed buyer app
-of the changed items' domains.
+``push_incremental`` is what every seller change calls (the admin API, ``catalogue import``,
+stock taken by a confirmed order: ``push_stock``): it enqueues, in the caller's transaction,
+one unsolicited incremental ``on_search`` (per page) to every subscribed buyer app of the
+changed items' domains. ``push_incremental_count`` does the same for changes of any size (a
+big import), writing each page as soon as it is built instead of returning the messages.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.cities import CityDirectory, default_directory
-from ondc_adapter.catalogue.on_search import BppProfile, Page, build_pages, iter_pages
+from ondc_adapter.catalogue.link import link_search_pages, wants_link
+from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
 from ondc_adapter.catalogue.tables import Item, Subscription
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
@@ -112,6 +118,13 @@ async def handle_search(
         return await _replies(session, request, pages, deps)
 
     index = deps.extras.get(INDEX_KEY)
+    if wants_link(intent) and ctx.domain:
+        pages = await link_search_pages(
+            session, intent=intent, domain=ctx.domain, city=ctx.city,
+            index=index if isinstance(index, SearchIndex) else None, profile=profile,
+            settings=settings, now=now,
+        )
+        return await _replies(session, request, pages, deps)
     pages = await search_pages(
         session, intent=intent, domain=ctx.domain, city=ctx.city,
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
@@ -242,43 +255,117 @@ async def push_incremental(
 ) -> list[OutboundMessage]:
     """Enqueue incremental ``on_search`` pushes of these items / providers to every active
     subscription of the domains involved; returns the messages enqueued."""
+    out: list[OutboundMessage] = []
+    await _push(session, settings=settings, now=now, item_ids=item_ids,
+                provider_ids=provider_ids, profile=profile, keep=out)
+    return out
+
+
+async def push_incremental_count(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    now: datetime,
+    item_ids: Sequence[str] = (),
+    provider_ids: Sequence[str] = (),
+    profile: BppProfile | None = None,
+) -> int:
+    """``push_incremental`` for changes of any size (an import of 100,000 items): pages are
+    streamed and each is written to the outbox, already serialised, as soon as it is built,
+    so memory stays at about one page; returns the number of messages enqueued."""
+    return await _push(session, settings=settings, now=now, item_ids=item_ids,
+                       provider_ids=provider_ids, profile=profile, keep=None)
+
+
+async def push_stock(
+    session: AsyncSession, deps: SellerDeps, item_ids: Sequence[str], *, now: datetime
+) -> int:
+    """Push the new stock (``available.count``) of ``item_ids`` after an order took or gave
+    back units, in the order's transaction; returns the messages enqueued (0 without
+    subscriptions: one query)."""
+    sent = await push_incremental(
+        session, settings=deps.settings, now=now, item_ids=item_ids, profile=_profile(deps)
+    )
+    return len(sent)
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    ids = list(dict.fromkeys(ids))
+    return [ids[n:n + MAX_SQL_IDS] for n in range(0, len(ids), MAX_SQL_IDS)]
+
+
+async def _push(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    now: datetime,
+    item_ids: Sequence[str],
+    provider_ids: Sequence[str],
+    profile: BppProfile | None,
+    keep: list[OutboundMessage] | None,
+) -> int:
     if not item_ids and not provider_ids:
-        return []
-    domains = set(
-        (await session.scalars(select(Item.domain).where(Item.id.in_(list(item_ids))))).all()
-    ) if item_ids else set()
-    if provider_ids:
-        domains |= set(
-            (
-                await session.scalars(
-                    select(Item.domain).where(Item.provider_id.in_(list(provider_ids))).distinct()
-                )
-            ).all()
-        )
+        return 0
     subs = (
         await session.scalars(
             select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id)
         )
     ).all()
-    out: list[OutboundMessage] = []
-    pages_by_domain: dict[str, list[Page]] = {}
+    if not subs:
+        return 0
+    domains: set[str] = set()
+    for chunk in _chunks(item_ids):
+        domains |= set(
+            (await session.scalars(select(Item.domain).where(Item.id.in_(chunk)).distinct())).all()
+        )
+    # a provider-level change goes to the domains the provider sells in, and only there
+    providers_by_domain: dict[str, list[str]] = {}
+    for chunk in _chunks(provider_ids):
+        pairs = await session.execute(
+            select(Item.domain, Item.provider_id).where(Item.provider_id.in_(chunk)).distinct()
+        )
+        for domain, provider_id in pairs.all():
+            providers_by_domain.setdefault(domain, []).append(provider_id)
+    domains |= set(providers_by_domain)
+    if provider_ids and not domains:
+        # providers without items: every subscriber hears of them (domain unknown)
+        domains = {sub.domain for sub in subs}
+        providers_by_domain = {d: list(provider_ids) for d in domains}
+    by_domain: dict[str, list[Subscription]] = {}
     for sub in subs:
-        if sub.domain not in domains and not (provider_ids and not domains):
-            continue
-        pages = pages_by_domain.get(sub.domain)
-        if pages is None:
-            pages = pages_by_domain[sub.domain] = await build_pages(
-                session, profile=profile or BppProfile(), max_bytes=settings.on_search_max_bytes,
-                now=now, domain=sub.domain, incremental=True,
-                item_ids=list(item_ids), provider_ids=list(provider_ids) or None,
-            )
-        base = Context.model_validate({**sub.context, "city": "*"})
-        for page in pages:
+        if sub.domain in domains:
+            by_domain.setdefault(sub.domain, []).append(sub)
+    sent = 0
+    for domain, domain_subs in by_domain.items():
+        bases = [Context.model_validate({**sub.context, "city": "*"}) for sub in domain_subs]
+        pages = iter_pages(
+            session, profile=profile or BppProfile(), max_bytes=settings.on_search_max_bytes,
+            now=now, domain=domain, incremental=True, item_ids=list(item_ids),
+            provider_ids=providers_by_domain.get(domain) or None,
+        )
+        async for page in pages:
             if not page.providers:
                 continue
-            message = OutboundMessage.unsolicited(
-                base, "on_search", page.message(), settings=settings, now=now
-            )
-            await enqueue(session, message, now=now)
-            out.append(message)
-    return out
+            for base in bases:
+                if keep is not None:
+                    message = OutboundMessage.unsolicited(
+                        base, "on_search", page.message(), settings=settings, now=now
+                    )
+                    await enqueue(session, message, now=now)
+                    keep.append(message)
+                else:
+                    await _enqueue_text(session, base, page, settings, now)
+                sent += 1
+    return sent
+
+
+async def _enqueue_text(
+    session: AsyncSession, base: Context, page: Page, settings: Settings, now: datetime
+) -> None:
+    """An unsolicited page written with its already-serialised body (see ``_enqueue_page``)."""
+    message = OutboundMessage.unsolicited(base, "on_search", {}, settings=settings, now=now)
+    entry = await enqueue(session, message, now=now)
+    context = json.dumps(message.payload["context"], ensure_ascii=False, separators=(",", ":"))
+    entry.body = ('{"context":' + context + ',"message":' + page.text + "}").encode("utf-8")
+    await session.flush()
+    session.expunge(entry)

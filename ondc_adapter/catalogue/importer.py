@@ -10,13 +10,21 @@ Formats (``ondc-adapter catalogue sample`` writes the same ones):
 * **CSV** (``.csv``): one item per row, items' own fields as columns, ``attr_<code>`` for
   attribute tags, ``statutory_<key>``, ``odop_lgd_code`` + ``odop_product``, lists joined with
   ``|``; the provider is read from ``provider_*`` columns and its store from ``location_*``
-  columns the first time a provider id / location id appears.
+  columns of the first row of a provider id / location id that fills them (rows that leave
+  them empty refer to a provider / store defined earlier in the file or already imported).
 
 The whole file is one transaction: every row is checked (types, ONDC rules, references to
 providers/locations defined earlier in the file or already in the database, duplicate ids) and
 a single bad row rolls everything back. The report names each problem's row, record and field.
 Row numbers are physical line numbers (JSON Lines, CSV; the CSV header is line 1) or the
 1-based record index (JSON).
+
+Given ``settings``, the import also tells subscribed buyer apps (``catalog_inc`` mode=start)
+what it changed, in the same transaction: each record is compared with what the database
+holds before it is written, and the items and providers (with their stores and variant
+groups) that are new or differ go out as incremental ``on_search`` pushes
+(``handler.push_incremental_count``). Re-importing an unchanged file pushes nothing; a file
+with one new price pushes that one item. Without subscriptions nothing is compared.
 """
 
 from __future__ import annotations
@@ -26,11 +34,12 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import write
@@ -44,7 +53,9 @@ from ondc_adapter.catalogue.models import (
     pydantic_problems,
 )
 from ondc_adapter.catalogue.odop import OdopProduct
-from ondc_adapter.catalogue.tables import Location, Provider, VariantGroup
+from ondc_adapter.catalogue.on_search import BppProfile
+from ondc_adapter.catalogue.tables import Location, Provider, Subscription, VariantGroup
+from ondc_adapter.settings import Settings
 from ondc_adapter.storage import Database
 
 BATCH = 1000
@@ -71,6 +82,9 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     problem_count: int = 0
     sample: bool = False
+    pushed: int = 0  # incremental on_search messages enqueued for subscribed buyer apps
+    changed_items: int = 0  # items new or different from the database (when compared)
+    changed_providers: int = 0
 
     @property
     def ok(self) -> bool:
@@ -124,7 +138,12 @@ def csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     name = key[len("location_"):]
                     location[name] = _split(value) if name in LOCATION_LISTS else value
             location["id"] = lid
-            if pid and pid not in seen_providers:
+            # a provider / store is defined by the first row that fills its columns; rows
+            # without them refer to one defined earlier or already in the database
+            has_provider = any(
+                v for k, v in row.items() if k.startswith("provider_") and k != "provider_id"
+            )
+            if pid and pid not in seen_providers and has_provider:
                 seen_providers.add(pid)
                 seen_locations.add((pid, lid))
                 provider: dict[str, Any] = {"id": pid, "locations": [location]}
@@ -138,7 +157,7 @@ def csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         else:
                             provider[name] = _csv_bool(value) if name in PROVIDER_BOOLS else value
                 yield line, {"type": "provider", **provider}
-            elif pid and lid and (pid, lid) not in seen_locations:
+            elif pid and lid and (pid, lid) not in seen_locations and len(location) > 1:
                 seen_locations.add((pid, lid))
                 yield line, {"type": "location", "provider_id": pid, **location}
             group = row.get("parent_item_id", "")
@@ -232,8 +251,34 @@ def count_rows(path: Path) -> int:
 # ---------------------------------------------------------------- import
 
 
+_UNCOMPARED = frozenset({"created_at", "updated_at", "static_json"})
+
+
+def _same(new: Any, old: Any) -> bool:
+    if isinstance(new, Decimal) or isinstance(old, Decimal):
+        if new is None or old is None:
+            return new is old
+        try:
+            return Decimal(str(new)) == Decimal(str(old))
+        except InvalidOperation:
+            return False
+    return bool(new == old)
+
+
+def _differs(new: dict[str, Any], old: Any) -> bool:
+    return old is None or any(
+        not _same(value, old[key]) for key, value in new.items() if key not in _UNCOMPARED
+    )
+
+
+def _columns(table: Table, row: dict[str, Any]) -> list[Any]:
+    return [table.c[key] for key in row if key not in _UNCOMPARED]
+
+
 class _Importer:
-    def __init__(self, session: AsyncSession, now: datetime, report: ImportReport) -> None:
+    def __init__(
+        self, session: AsyncSession, now: datetime, report: ImportReport, *, track: bool = False
+    ) -> None:
         self.session = session
         self.now = now
         self.report = report
@@ -242,6 +287,40 @@ class _Importer:
         self.groups: dict[str, set[str]] = {}
         self.item_ids: set[str] = set()
         self.pending: list[tuple[ItemIn, OdopProduct | None]] = []
+        # with subscribers: what differs from the database, compared before each write
+        self.track = track
+        self.changed_items: set[str] = set()
+        self.changed_providers: set[str] = set()
+
+    async def _stored(self, table: Table, row: dict[str, Any], *where: Any) -> Any:
+        result = await self.session.execute(select(*_columns(table, row)).where(*where))
+        return result.mappings().first()
+
+    async def provider_changed(self, provider: Any) -> bool:
+        """Does ``provider`` (a ``ProviderIn``) differ from the database, its stores and
+        variant groups included?"""
+        row = write.provider_row(provider, self.now)
+        table = write.PROVIDER_TABLE
+        if _differs(row, await self._stored(table, row, table.c.id == provider.id)):
+            return True
+        for location in provider.locations:
+            if await self.part_changed(
+                write.LOCATION_TABLE, write.location_row(provider.id, location, self.now)
+            ):
+                return True
+        for group in provider.variant_groups:
+            if await self.part_changed(
+                write.VARIANT_TABLE, write.variant_row(provider.id, group, self.now)
+            ):
+                return True
+        return False
+
+    async def part_changed(self, table: Table, row: dict[str, Any]) -> bool:
+        """A location or variant group row (keyed by provider_id, id)."""
+        stored = await self._stored(
+            table, row, table.c.provider_id == row["provider_id"], table.c.id == row["id"]
+        )
+        return _differs(row, stored)
 
     def problem(self, row: int, record: str, problems: list[FieldProblem]) -> None:
         for p in problems:
@@ -288,6 +367,8 @@ class _Importer:
             )
             if self.report.ok:
                 await self.flush()
+                if self.track and await self.provider_changed(provider):
+                    self.changed_providers.add(provider.id)
                 await write.save_provider(self.session, provider, self.now)
             self.report.providers += 1
             self.report.locations += len(provider.locations)
@@ -306,15 +387,12 @@ class _Importer:
             if self.report.ok:
                 await self.flush()
                 if isinstance(parsed, LocationIn):
-                    await write.upsert(
-                        self.session, write.LOCATION_TABLE,
-                        [write.location_row(pid, parsed, self.now)], ["provider_id", "id"],
-                    )
+                    table, row = write.LOCATION_TABLE, write.location_row(pid, parsed, self.now)
                 else:
-                    await write.upsert(
-                        self.session, write.VARIANT_TABLE,
-                        [write.variant_row(pid, parsed, self.now)], ["provider_id", "id"],
-                    )
+                    table, row = write.VARIANT_TABLE, write.variant_row(pid, parsed, self.now)
+                if self.track and await self.part_changed(table, row):
+                    self.changed_providers.add(pid)
+                await write.upsert(self.session, table, [row], ["provider_id", "id"])
             if isinstance(parsed, LocationIn):
                 self.providers[pid].add(parsed.id)
                 self.report.locations += 1
@@ -365,9 +443,22 @@ class _Importer:
         return problems
 
     async def flush(self) -> None:
-        if self.pending:
+        if not self.pending:
+            return
+        if self.track:
+            rows = [write.item_row(item, odop, self.now) for item, odop in self.pending]
+            table = write.ITEM_TABLE
+            result = await self.session.execute(
+                select(*_columns(table, rows[0])).where(table.c.id.in_([r["id"] for r in rows]))
+            )
+            stored = {r["id"]: r for r in result.mappings()}
+            self.changed_items.update(
+                r["id"] for r in rows if _differs(r, stored.get(r["id"]))
+            )
+            await write.upsert(self.session, table, rows, ["id"])
+        else:
             await write.save_items(self.session, self.pending, self.now)
-            self.pending.clear()
+        self.pending.clear()
 
 
 async def import_records(
@@ -376,11 +467,20 @@ async def import_records(
     *,
     now: datetime,
     progress: Progress | None = None,
+    settings: Settings | None = None,
+    profile: BppProfile | None = None,
 ) -> ImportReport:
     """Check and write ``records`` in ``session``; the caller must roll back when
-    ``report.ok`` is false (``import_file`` does)."""
+    ``report.ok`` is false (``import_file`` does). With ``settings``, the changes are also
+    enqueued, in ``session``, as incremental ``on_search`` pushes to subscribed buyer apps
+    (``report.pushed``)."""
+    from ondc_adapter.catalogue.handler import push_incremental_count
+
     report = ImportReport()
-    importer = _Importer(session, now, report)
+    track = settings is not None and (
+        await session.scalar(select(Subscription.id).where(Subscription.active.is_(True)).limit(1))
+    ) is not None
+    importer = _Importer(session, now, report, track=track)
     for row, data in records:
         report.rows += 1
         await importer.record(row, dict(data))
@@ -388,17 +488,36 @@ async def import_records(
             progress(row)
     if report.ok:
         await importer.flush()
+    if report.ok and track and settings is not None:
+        report.changed_items = len(importer.changed_items)
+        report.changed_providers = len(importer.changed_providers)
+        report.pushed = await push_incremental_count(
+            session, settings=settings, now=now, item_ids=sorted(importer.changed_items),
+            provider_ids=sorted(importer.changed_providers), profile=profile,
+        )
     return report
 
 
 async def import_file(
-    db: Database, path: Path, *, now: datetime, progress: Progress | None = None
+    db: Database,
+    path: Path,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+    profile: BppProfile | None = None,
 ) -> ImportReport:
-    """Import ``path`` in one transaction; nothing is written unless every row is good."""
+    """Import ``path`` in one transaction; nothing is written unless every row is good.
+    With ``settings`` (the node's: bpp_id, bpp_uri, page size), subscribed buyer apps get
+    incremental ``on_search`` pushes of what changed, enqueued in the same transaction (a
+    running node's dispatcher sends them)."""
     report = ImportReport()
     try:
         async with db.session() as session:
-            report = await import_records(session, read_records(path), now=now, progress=progress)
+            report = await import_records(
+                session, read_records(path), now=now, progress=progress, settings=settings,
+                profile=profile,
+            )
             if not report.ok:
                 raise _Rollback
     except _Rollback:

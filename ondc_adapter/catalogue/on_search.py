@@ -454,9 +454,12 @@ class PageBuilder:
     """Packs serialised providers and items into ``on_search`` messages of at most
     ``max_bytes`` (each item is serialised exactly once; pages are assembled as text)."""
 
-    def __init__(self, profile: BppProfile, max_bytes: int, *, full: bool = True) -> None:
+    def __init__(
+        self, profile: BppProfile, max_bytes: int, *, full: bool = True, inline: bool = True
+    ) -> None:
         self.max_bytes = max(max_bytes - ENVELOPE_RESERVE, 16_384)
         self.full = full
+        self.inline = inline  # False: providers without categories/items (catalog as link)
         prefix = '{"catalog":{'
         if full:
             prefix += '"bpp/descriptor":' + _dumps(profile.descriptor()) + ","
@@ -481,6 +484,8 @@ class PageBuilder:
     # the provider text = header without its closing brace + categories + items
     def _provider_text(self) -> str:
         body = self._head[:-1]
+        if not self.inline:
+            return self._head
         if self.full or self._cats:
             body += ',"categories":[' + ",".join(self._cats) + "]"
         if self._item_texts or self.full:
@@ -628,13 +633,17 @@ async def iter_pages(
         if changed_until is not None:
             window.append(Item.updated_at <= changed_until)
         picks: list[Any] = []
-        if item_ids is not None:
+        if item_ids is not None and len(item_ids) > MAX_SQL_IDS and not window:
+            # a big import's changes: too many ids for one IN; filter while streaming
+            # (the domain's items are read; serviceability categories cover the domain)
+            wanted = set(item_ids)
+        elif item_ids is not None:
             picks.append(Item.id.in_(list(item_ids)))
         if window:
             picks.append(and_(*window))
         if picks:
             conditions.append(or_(*picks))
-        else:
+        elif wanted is None:
             conditions.append(Item.id.is_(None))  # only provider-level changes
     else:
         conditions += [Item.enabled.is_(True), Item.deleted_at.is_(None)]
@@ -663,12 +672,12 @@ async def iter_pages(
             p_window.append(Provider.updated_at <= changed_until)
         if p_window:
             p_picks.append(and_(*p_window))
-        if provider_ids:
-            p_picks.append(Provider.id.in_(list(provider_ids)))
         if p_picks:
             changed_providers = set(
                 (await session.scalars(select(Provider.id).where(or_(*p_picks)))).all()
             )
+        # listed providers need no query (any number of them): unknown ids get no header
+        changed_providers |= set(provider_ids or ())
         involved |= changed_providers
     headers = await _headers(session, sorted(involved))
     if not incremental:
@@ -717,3 +726,119 @@ async def iter_pages(
 async def build_pages(session: AsyncSession, **kwargs: Any) -> list[Page]:
     """All pages of ``iter_pages`` (fine for small results; stream big ones)."""
     return [page async for page in iter_pages(session, **kwargs)]
+
+
+# ---------------------------------------------------------------- catalog as link
+
+
+def _live_conditions(domain: str, provider_ids: Sequence[str] | None) -> list[Any]:
+    conditions: list[Any] = [
+        Item.domain == domain, Item.enabled.is_(True), Item.deleted_at.is_(None)
+    ]
+    if provider_ids is not None:
+        conditions.append(Item.provider_id.in_(list(provider_ids)))
+    return conditions
+
+
+async def _live_providers(
+    session: AsyncSession, conditions: list[Any]
+) -> tuple[dict[str, set[str]], dict[str, ProviderHeader]]:
+    """The categories of the selected live items per provider, and the headers of those
+    providers that are enabled."""
+    categories: dict[str, set[str]] = {}
+    stmt = select(Item.provider_id, Item.category_id).where(*conditions).distinct()
+    for pid, cat in (await session.execute(stmt)).all():
+        categories.setdefault(pid, set()).add(cat)
+    headers = await _headers(session, sorted(categories))
+    live = {
+        k: h for k, h in headers.items() if h.provider.enabled and h.provider.deleted_at is None
+    }
+    return categories, live
+
+
+async def iter_link_pages(
+    session: AsyncSession,
+    *,
+    profile: BppProfile,
+    max_bytes: int,
+    now: datetime,
+    domain: str,
+    provider_ids: Sequence[str] | None,
+    extra_tags: Sequence[dict[str, Any]],
+) -> AsyncIterator[Page]:
+    """Full ``on_search`` pages for the "catalog as link" form (protocol.md 4.1/4.2): every
+    enabled provider of ``domain`` with live items (among ``provider_ids``; None = all), with
+    its whole header (descriptor, locations, serviceability for the categories it sells,
+    timing, order_value, odop_seller) plus ``extra_tags`` (the ``catalog_link`` tag), but no
+    ``categories`` or ``items``: those are in the linked file (``stream_catalogue``)."""
+    ts = _Timestamps()
+    today = now.date().isoformat()
+    builder = PageBuilder(profile, max_bytes, inline=False)
+    categories, headers = await _live_providers(session, _live_conditions(domain, provider_ids))
+    for provider_id in sorted(headers):
+        head = headers[provider_id].build(ts, today, categories[provider_id])
+        head["tags"] = [*head["tags"], *extra_tags]
+        builder.start_provider(domain, head, {})
+        builder.end_provider()
+        for page in builder.take():
+            yield page
+    for page in builder.finish():
+        yield page
+
+
+async def stream_catalogue(
+    session: AsyncSession,
+    *,
+    profile: BppProfile,
+    now: datetime,
+    domain: str,
+    chunk_chars: int = 1 << 20,
+) -> AsyncIterator[str]:
+    """The whole live catalogue of ``domain`` as the text of ONE full ``on_search`` message
+    (``{"catalog": {...}}``, no size limit, same objects as the paged replies; in a provider
+    ``items`` comes before ``categories``): what the "catalog as link" file holds. Yielded in
+    chunks of about ``chunk_chars`` characters, so memory stays at about one chunk plus the
+    provider headers whatever the catalogue size."""
+    ts = _Timestamps()
+    today = now.date().isoformat()
+    conditions = _live_conditions(domain, None)
+    categories, headers = await _live_providers(session, conditions)
+    fulfillments = [{"id": v, "type": k} for k, v in FULFILLMENT_IDS.items()]
+    parts = [
+        '{"catalog":{"bpp/descriptor":', _dumps(profile.descriptor()),
+        ',"bpp/fulfillments":', _dumps(fulfillments), ',"bpp/providers":[',
+    ]
+    size = 0
+    current: str | None = None
+    first = True
+    groups: dict[str, VariantGroup] = {}
+    used: dict[str, str] = {}  # variant group id -> its JSON, in order of first use
+
+    def close_provider() -> str:
+        return '],"categories":[' + ",".join(used.values()) + "]}"
+
+    stmt = select(*ITEM_COLUMNS).where(*conditions).order_by(Item.provider_id, Item.domain, Item.id)
+    async for row in stream_items(session, stmt):
+        provider_id, parent = row[1], row[3]
+        header = headers.get(provider_id)
+        if header is None:
+            continue
+        if provider_id != current:
+            if current is not None:
+                parts.append(close_provider() + ",")
+            head = header.build(ts, today, categories[provider_id])
+            parts.append(_dumps(head)[:-1] + ',"items":[')
+            current, first, groups, used = provider_id, True, header.groups, {}
+        text = item_text(row, ts)
+        parts.append(text if first else "," + text)
+        first = False
+        if parent and parent not in used and parent in groups:
+            used[parent] = _dumps(variant_group_json(groups[parent]))
+        size += len(text)
+        if size >= chunk_chars:
+            yield "".join(parts)
+            parts, size = [], 0
+    if current is not None:
+        parts.append(close_provider())
+    parts.append("]}}")
+    yield "".join(parts)

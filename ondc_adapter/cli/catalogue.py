@@ -64,6 +64,11 @@ def _print_report(console: Console, report: ImportReport, path: Path, seconds: f
             f"{report.items} items{' (SAMPLE data)' if report.sample else ''} "
             f"in {seconds:.1f}s"
         )
+        if report.pushed:
+            console.print(
+                f"queued {report.pushed} incremental on_search for subscribed buyer apps "
+                f"({report.changed_items} items, {report.changed_providers} providers changed)"
+            )
         return
     console.print(f"[red]nothing imported[/red]: {report.problem_count} problems in {path}")
     for problem in report.problems:
@@ -76,7 +81,10 @@ def _print_report(console: Console, report: ImportReport, path: Path, seconds: f
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="catalogue file: .csv, .json or .jsonl")],
 ) -> None:
-    """Import a catalogue file, all or nothing; prints every bad field with its row."""
+    """Import a catalogue file, all or nothing; prints every bad field with its row.
+
+    Buyer apps subscribed to incremental pushes (catalog_inc mode=start) get what changed
+    as incremental on_search, queued in the same transaction; a running node sends them."""
     console = Console(stderr=True)
     if not file.exists():
         console.print(f"error: {file} does not exist")
@@ -95,6 +103,7 @@ def import_cmd(
                 report = await import_file(
                     db, file, now=datetime.now(UTC),
                     progress=lambda row: bar.update(task, completed=row),
+                    settings=settings,
                 )
                 return report, time.perf_counter() - started
         finally:

@@ -457,6 +457,10 @@ async def handle_confirm(
             await store.release_stock(session, item_id, count, now=now)
         await session.execute(delete(OrderRecord).where(OrderRecord.id == pk))
         return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
+    # subscribed buyer apps get the new available.count, in the order's transaction
+    from ondc_adapter.catalogue.handler import push_stock
+
+    await push_stock(session, deps, [item_id for item_id, _ in reserved], now=now)
 
     record = await session.get(OrderRecord, pk)
     assert record is not None
