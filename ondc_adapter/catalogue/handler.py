@@ -24,7 +24,7 @@ at startup); without one a throw-away index is built for the request (correct, b
 catalogues). ``deps.extras["bpp_profile"]`` may hold a ``BppProfile``.
 
 ``push_incremental`` is what every seller change calls (the admin API, ``catalogue import``,
-stock taken by a confirmed order: ``push_stock``): it enqueues, in the caller's transaction,
+stock an order took or gave back: ``push_stock_changes``): it enqueues, in the caller's transaction,
 one unsolicited incremental ``on_search`` (per page) to every subscribed buyer app of the
 changed items' domains. ``push_incremental_count`` does the same for changes of any size (a
 big import), writing each page as soon as it is built instead of returning the messages.
@@ -45,6 +45,7 @@ from ondc_adapter.catalogue.cities import CityDirectory, default_directory
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
+from ondc_adapter.catalogue.store import stock_changes
 from ondc_adapter.catalogue.tables import Item, Subscription
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.outbox import enqueue
@@ -71,7 +72,7 @@ def _catalog_inc(intent: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
-def _profile(deps: SellerDeps) -> BppProfile:
+def profile_of(deps: SellerDeps) -> BppProfile:
     profile = deps.extras.get(PROFILE_KEY)
     return profile if isinstance(profile, BppProfile) else BppProfile()
 
@@ -92,7 +93,7 @@ async def handle_search(
                                       error=error)]
     intent = message.intent.model_dump(by_alias=True, exclude_none=True)
     incremental = _catalog_inc(intent)
-    profile = _profile(deps)
+    profile = profile_of(deps)
     if incremental is not None:
         mode = incremental.get("mode")
         if mode in ("start", "stop"):
@@ -277,14 +278,19 @@ async def push_incremental_count(
                        provider_ids=provider_ids, profile=profile, keep=None)
 
 
-async def push_stock(
-    session: AsyncSession, deps: SellerDeps, item_ids: Sequence[str], *, now: datetime
+async def push_stock_changes(
+    session: AsyncSession, settings: Settings, *, now: datetime,
+    profile: BppProfile | None = None,
 ) -> int:
-    """Push the new stock (``available.count``) of ``item_ids`` after an order took or gave
-    back units, in the order's transaction; returns the messages enqueued (0 without
-    subscriptions: one query)."""
+    """Push the items whose stock this session changed (``store.stock_changes``), once, in
+    the session's transaction; returns the messages enqueued."""
+    changed = stock_changes(session)
+    if not changed:
+        return 0
+    item_ids = sorted(changed)
+    changed.clear()
     sent = await push_incremental(
-        session, settings=deps.settings, now=now, item_ids=item_ids, profile=_profile(deps)
+        session, settings=settings, now=now, item_ids=item_ids, profile=profile
     )
     return len(sent)
 

@@ -21,6 +21,10 @@ Stock::
     ok = await reserve_stock(session, "I1", 2)   # False: not enough stock / disabled / unknown
     await release_stock(session, "I1", 2)        # give a reservation back (cancel, timeout)
 
+Both note the item in ``stock_changes(session)`` (the session's own ``info``, so the note lives
+and dies with the transaction): whoever commits the order change pushes the new
+``available.count`` to subscribed buyer apps (``catalogue.handler.push_stock_changes``).
+
 ``reserve_stock`` is ONE conditional ``UPDATE ... SET stock = stock - :q WHERE id = :id AND
 stock >= :q``: concurrent reservations serialise on the row lock and stock never goes negative
 (the table also has a ``CHECK (stock >= 0)``).
@@ -50,6 +54,13 @@ from ondc_adapter.catalogue.cities import CityDirectory, std_of_city
 from ondc_adapter.catalogue.tables import Item, Location, Provider
 
 EARTH_RADIUS_KM = 6371.0088
+_STOCK_CHANGES = "ondc_stock_changes"
+
+
+def stock_changes(session: AsyncSession) -> set[str]:
+    """Ids of the items whose stock this session changed (not yet pushed)."""
+    changes: set[str] = session.info.setdefault(_STOCK_CHANGES, set())
+    return changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +307,10 @@ async def reserve_stock(
         .execution_options(synchronize_session=False)
     )
     result: Any = await session.execute(stmt)
-    return bool(result.rowcount == 1)
+    if result.rowcount == 1:
+        stock_changes(session).add(item_id)
+        return True
+    return False
 
 
 async def release_stock(
@@ -312,7 +326,10 @@ async def release_stock(
         .execution_options(synchronize_session=False)
     )
     result: Any = await session.execute(stmt)
-    return bool(result.rowcount == 1)
+    if result.rowcount == 1:
+        stock_changes(session).add(item_id)
+        return True
+    return False
 
 
 def parse_gps(value: str) -> tuple[float, float] | None:

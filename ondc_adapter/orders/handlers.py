@@ -21,6 +21,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import store
+from ondc_adapter.catalogue.handler import profile_of, push_stock_changes
 from ondc_adapter.catalogue.store import ItemRecord, LocationRecord, ProviderRecord
 from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders import lifecycle, repository
@@ -457,10 +458,6 @@ async def handle_confirm(
             await store.release_stock(session, item_id, count, now=now)
         await session.execute(delete(OrderRecord).where(OrderRecord.id == pk))
         return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
-    # subscribed buyer apps get the new available.count, in the order's transaction
-    from ondc_adapter.catalogue.handler import push_stock
-
-    await push_stock(session, deps, [item_id for item_id, _ in reserved], now=now)
 
     record = await session.get(OrderRecord, pk)
     assert record is not None
@@ -932,14 +929,32 @@ async def handle_support(
     )
 
 
+def pushing_stock(handler: Handler) -> Handler:
+    """``handler``, then, in the same transaction, the incremental ``on_search`` of every item
+    whose stock it took or gave back (confirm, cancel, RTO, returns), to subscribed buyer
+    apps: their catalogues must not go on offering what sold out."""
+
+    async def run(
+        request: InboundRequest, session: AsyncSession, deps: SellerDeps
+    ) -> list[OutboundMessage]:
+        messages = await handler(request, session, deps)
+        await push_stock_changes(session, deps.settings, now=deps.now(), profile=profile_of(deps))
+        return messages
+
+    return run
+
+
 HANDLERS: dict[str, Handler] = {
-    "select": handle_select,
-    "init": handle_init,
-    "confirm": handle_confirm,
-    "status": handle_status,
-    "track": handle_track,
-    "cancel": handle_cancel,
-    "update": handle_update,
-    "rating": handle_rating,
-    "support": handle_support,
+    action: pushing_stock(handler)
+    for action, handler in {
+        "select": handle_select,
+        "init": handle_init,
+        "confirm": handle_confirm,
+        "status": handle_status,
+        "track": handle_track,
+        "cancel": handle_cancel,
+        "update": handle_update,
+        "rating": handle_rating,
+        "support": handle_support,
+    }.items()
 }

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter import outbox
+from ondc_adapter.catalogue.handler import push_stock_changes
 from ondc_adapter.exchange import OutboundMessage
 from ondc_adapter.orders import lifecycle, repository
 from ondc_adapter.orders.build import (
@@ -78,11 +79,14 @@ async def _load(session: AsyncSession, order_id: str) -> OrderRecord:
 async def _push(
     session: AsyncSession, record: OrderRecord, action: str, settings: Settings, now: datetime
 ) -> OutboundMessage:
+    """The unsolicited callback of a seller action, plus the incremental ``on_search`` of any
+    stock the action gave back (a cancel, an RTO, a returned item)."""
     base = Context.model_validate(record.context)
     message = OutboundMessage.unsolicited(
         base, action, order_message(record), settings=settings, now=now
     )
     await outbox.enqueue(session, message, now=now)
+    await push_stock_changes(session, settings, now=now)
     return message
 
 

@@ -225,6 +225,17 @@ async def test_confirmed_order_pushes_the_new_stock(pg_db: Database) -> None:
     assert item["quantity"]["available"]["count"] == "18"
     assert item["quantity"]["maximum"]["count"] == "10"
     OnSearchIncrementalMessage.model_validate(push["message"])
+    # the seller cancels (merchant rejected): the units go back, subscribers see 20 again
+    await kit.Seller(pg_db, buyer.clock).cancel(confirm.order["id"], "005")
+    assert await kit.stock_of(pg_db, "I1") == 20
+    async with pg_db.session() as s:
+        entries = (await s.scalars(
+            select(OutboxEntry).where(~OutboxEntry.solicited, OutboxEntry.action == "on_search")
+            .order_by(OutboxEntry.id)
+        )).all()
+    assert len(entries) == 2
+    [item] = _items(json.loads(entries[-1].body)).values()
+    assert item["quantity"]["available"]["count"] == "20"
 
 
 # ---------------------------------------------------------------- catalog as link
