@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-import httpx
 import typer
 
 from ondc_adapter import keys as node_keys
@@ -49,6 +48,8 @@ def subscribe(
     registry_url: Annotated[str | None, typer.Option(help="override the registry base URL")] = None,
 ) -> None:
     """Build the /subscribe payload from settings + entity file and send it (or print it)."""
+    import httpx
+
     from ondc_adapter.sandbox.onboarding import (
         build_subscribe_request,
         load_entity_config,
@@ -123,6 +124,8 @@ def lookup(
     registry_url: Annotated[str | None, typer.Option(help="override the registry base URL")] = None,
 ) -> None:
     """Ask the registry for participant records (v2.0 signed with this node's key by default)."""
+    import httpx
+
     from ondc_adapter.sandbox.lookup import LookupFailed, RegistryLookup
 
     if env not in _V1_PREFIX:

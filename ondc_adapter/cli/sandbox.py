@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from ondc_adapter.sandbox.scenario import SCENARIO_DIR, load_scenario, scenario_files
+# Only the folder path at import time: the network, FastAPI, the adapter and rich are imported
+# inside the commands that use them (``ondc-adapter --help`` stays fast).
+from ondc_adapter.sandbox import SCENARIO_DIR
 
 sandbox_app = typer.Typer(help="Local ONDC network for testing the adapter.", no_args_is_help=True)
 
@@ -22,12 +23,26 @@ sandbox_app = typer.Typer(help="Local ONDC network for testing the adapter.", no
 def flows(
     scenarios: Annotated[Path, typer.Option(help="folder of scenario files")] = SCENARIO_DIR,
 ) -> None:
-    """List the scenario files (flows) that `sandbox run` knows."""
+    """List the scenario files (flows) that `sandbox run` knows, and the certification flows
+    that have none (and why)."""
+    from rich.console import Console
+
+    from ondc_adapter.sandbox.scenario import NOT_SHIPPED, load_scenario, scenario_files
+    from ondc_adapter.settings import SUPPORTED_DOMAINS
+
     console = Console()
-    for flow, path in scenario_files(scenarios).items():
+    files = scenario_files(scenarios)
+    for flow, path in files.items():
         sc = load_scenario(path)
         needs = f"  (needs {', '.join(sc.requires)})" if sc.requires else ""
-        console.print(f"[bold]{flow:>4}[/bold]  {sc.name}  [dim]{path.name}{needs}[/dim]")
+        limited = sc.domains and not set(SUPPORTED_DOMAINS) <= set(sc.domains)
+        only = f"  (only {', '.join(sc.domains)})" if limited else ""
+        console.print(f"[bold]{flow:>4}[/bold]  {sc.name}  [dim]{path.name}{needs}{only}[/dim]")
+    missing = {flow: why for flow, why in NOT_SHIPPED.items() if flow not in files}
+    if missing:
+        console.print("\n[bold]not supported[/bold] (no scenario file; `sandbox run` exits 2):")
+        for flow, why in missing.items():
+            console.print(f"[bold]{flow:>4}[/bold]  [dim]{why}[/dim]")
 
 
 @sandbox_app.command("run")
@@ -41,14 +56,23 @@ def run(
         Path | None, typer.Option(help="write the log-validation-utility request JSON here")
     ] = None,
     transcript: Annotated[
-        Path | None, typer.Option(help="write every HTTP exchange here as JSON lines")
+        Path | None,
+        typer.Option(
+            help="write every HTTP exchange here as JSON lines; with --url the running "
+            "sandbox's own exchanges for this run (gateway, adapter, registry) are fetched "
+            "from it and merged in"
+        ),
     ] = None,
     scenarios: Annotated[Path, typer.Option(help="folder of scenario files")] = SCENARIO_DIR,
     quiet: Annotated[bool, typer.Option(help="only the summary")] = False,
 ) -> None:
     """Run one certification flow as the buyer app; exit 1 on any protocol failure."""
+    from rich.console import Console
+
+    from ondc_adapter.cli.lazy import elapsed_since_start
     from ondc_adapter.logging import configure_logging
     from ondc_adapter.sandbox.report import print_result, step_line, write_export
+    from ondc_adapter.sandbox.scenario import find_scenario
     from ondc_adapter.sandbox.session import run_flow
 
     console = Console()
@@ -61,9 +85,14 @@ def run(
             console.print(step_line(outcome))
 
     try:
+        scenario = find_scenario(flow, scenarios)
+        if scenario.domains and domain not in scenario.domains:
+            console.print(f"[yellow]flow {scenario.flow} is written for "
+                          f"{', '.join(scenario.domains)}; running it on {domain} anyway[/yellow]")
         with console.status(f"flow {flow} on {domain}...", spinner="dots"):
             output = asyncio.run(
-                run_flow(flow, domain=domain, url=url, on_step=progress, scenario_dir=scenarios)
+                run_flow(flow, domain=domain, url=url, on_step=progress, scenario_dir=scenarios,
+                         remote_transcript=transcript is not None)
             )
     except KeyError as exc:
         console.print(f"[red]error: {exc.args[0]}[/red]")
@@ -79,7 +108,11 @@ def run(
     if transcript:
         output.transcript.write_jsonl(transcript)
         console.print(f"[dim]transcript: {transcript} ({len(output.transcript)} exchanges)[/dim]")
-    console.print(f"[dim]wall time {time.perf_counter() - started:.2f}s[/dim]")
+        if output.remote_transcript_note:
+            console.print(f"[yellow]transcript: {output.remote_transcript_note}[/yellow]")
+    elapsed, measured = elapsed_since_start(started)
+    console.print(f"[dim]wall time {elapsed:.2f}s ({measured}; the flow itself "
+                  f"{result.elapsed_s:.2f}s)[/dim]")
     if not result.ok:
         raise typer.Exit(1)
 
@@ -100,6 +133,8 @@ def up(
     ] = None,
 ) -> None:
     """Start registry, gateway, buyer app and adapter on loopback until Ctrl-C."""
+    from rich.console import Console
+
     from ondc_adapter.logging import configure_logging
     from ondc_adapter.sandbox.network import NetworkOptions, start_network
     from ondc_adapter.settings import SUPPORTED_DOMAINS, Settings
@@ -120,7 +155,7 @@ def up(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        async with start_network(opts) as network:
+        async with start_network(opts, settings=settings) as network:
             info = network.describe()
             console.print("[bold green]ONDC sandbox is up[/bold green] (test-only keys)")
             for name in ("registry", "gateway", "buyer_app", "adapter"):

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ondc_adapter import keys
-from ondc_adapter.api.app import seller_extras
 from ondc_adapter.settings import Settings
 
 
@@ -39,6 +38,8 @@ def serve(
 ) -> None:
     """Run the seller node (BPP): protocol endpoints, callbacks, admin API."""
     import uvicorn
+
+    from ondc_adapter.api.app import seller_extras  # the FastAPI app: only when serving
 
     settings = Settings()
     try:

@@ -4,3 +4,9 @@ Everything here is test infrastructure that speaks the real protocol (signed req
 /subscribe checks, X25519 challenges) so that the adapter can be exercised end to end on one
 machine. Nothing in the production request path imports this package.
 """
+
+from pathlib import Path
+
+# The shipped scenario files (``sandbox run`` flows): defined here, not in ``scenario.py``, so the
+# command line can show the default without importing the scenario machinery.
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "flows"

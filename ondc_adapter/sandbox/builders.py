@@ -145,14 +145,17 @@ def pick_items(catalog: dict[str, Any], strategy: str, how_many: int) -> tuple[
     dict[str, Any], list[dict[str, Any]]
 ]:
     """The first provider of ``catalog`` with ``how_many`` enabled items for ``strategy``
-    (``first_in_stock``/``in_stock``: available count > 0; ``first``: any)."""
+    (``first_in_stock``/``in_stock``: available count > 0; ``first_cod``: in stock and
+    ``@ondc/org/available_on_cod``; ``first``: any)."""
     for provider in catalog.get("bpp/providers") or []:
         items = [
             i for i in provider.get("items") or []
             if (i.get("time") or {}).get("label", "enable") == "enable"
         ]
-        if strategy in ("first_in_stock", "in_stock"):
+        if strategy in ("first_in_stock", "in_stock", "first_cod"):
             chosen = [i for i in items if _count(paths.get(i, "quantity.available.count", 0)) > 0]
+            if strategy == "first_cod":
+                chosen = [i for i in chosen if i.get("@ondc/org/available_on_cod") is True]
         elif strategy == "first":
             chosen = items
         else:
@@ -210,9 +213,12 @@ def _billing(state: FlowState) -> dict[str, Any]:
     }
 
 
-def build_init(state: FlowState) -> dict[str, Any]:
+def build_init(state: FlowState, *, payment_type: str | None = None) -> dict[str, Any]:
+    """``payment_type``: ``ON-ORDER`` (prepaid), ``ON-FULFILLMENT`` (cash on delivery); by
+    default what the select asked for, else ON-ORDER."""
     on_select = _order(state, "on_select")
     select = _order(state, "select")
+    ptype = payment_type or paths.get(select, "payment.type", None) or "ON-ORDER"
     fulfillment = (on_select.get("fulfillments") or [{}])[0]
     items = [
         {"id": i["id"], "quantity": i["quantity"], "fulfillment_id": fulfillment.get("id", "F1"),
@@ -233,24 +239,40 @@ def build_init(state: FlowState) -> dict[str, Any]:
                 },
             }
         ],
-        "payment": {"type": "ON-ORDER"},
+        "payment": {"type": ptype},
     }
     return {"context": state.context("init"), "message": {"order": order}}
 
 
+# Cash on delivery: the seller side collects (collected_by BPP), so the buyer app is the
+# party to settle with (its finder fee): protocol.md 4.6, counterparty ``buyer-app`` for COD.
+COD_SETTLEMENT = {
+    "settlement_counterparty": "buyer-app",
+    "settlement_phase": "sale-amount",
+    "settlement_type": "upi",
+    "beneficiary_name": "Sandbox Buyer App",
+    "upi_address": "sandbox-buyer@upi",
+}
+
+
 def build_confirm(state: FlowState, *, order_id: str | None = None,
-                  payment_status: str = "PAID") -> dict[str, Any]:
+                  payment_status: str | None = None) -> dict[str, Any]:
+    """The payment is on_init's; ``payment_status`` defaults to PAID (prepaid, collected by the
+    buyer app) or NOT-PAID for cash on delivery (ON-FULFILLMENT, collected by the seller)."""
     on_init = _order(state, "on_init")
     init = _order(state, "init")
     state.order_id = order_id or ("O" + uuid.uuid4().hex[:12].upper())
     ctx = state.context("confirm")
     quote = on_init.get("quote") or {}
     payment = copy.deepcopy(on_init.get("payment") or {})
+    cod = payment.get("type") == "ON-FULFILLMENT"
+    if cod and payment.get("collected_by") == "BPP":
+        payment["@ondc/org/settlement_details"] = [dict(COD_SETTLEMENT)]
     payment.update(
         {
             "type": payment.get("type", "ON-ORDER"),
             "collected_by": payment.get("collected_by", "BAP"),
-            "status": payment_status,
+            "status": payment_status or ("NOT-PAID" if cod else "PAID"),
             "params": {
                 "currency": paths.get(quote, "price.currency", "INR"),
                 "transaction_id": uuid.uuid4().hex,

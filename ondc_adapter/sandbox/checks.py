@@ -71,11 +71,18 @@ def _schema_dir(ctx: CheckContext) -> Path:
     return DEFAULT_DIR
 
 
+@lru_cache(maxsize=64)
+def _validator(directory: str, stem: str) -> jsonschema.Draft202012Validator | None:
+    schema = _load_schema(directory, stem)
+    return None if schema is None else jsonschema.Draft202012Validator(schema)
+
+
 def schema_problems(payload: dict[str, Any], stem: str, directory: Path) -> list[str]:
-    schema = _load_schema(str(directory), stem)
-    if schema is None:
-        return []
-    validator = jsonschema.Draft202012Validator(schema)
+    """What is wrong with ``payload`` against ``<directory>/<stem>.schema.json``; a missing
+    schema file is a problem too (a check that cannot run must not pass)."""
+    validator = _validator(str(directory), stem)
+    if validator is None:
+        return [f"schema {stem}: no file {stem}.schema.json in {directory}"]
     out = []
     for err in sorted(validator.iter_errors(payload), key=lambda e: list(e.path))[:5]:
         where = "/".join(str(p) for p in err.path) or "(root)"
@@ -97,16 +104,24 @@ def schema_candidates(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 def check_schema(ctx: CheckContext, arg: Any) -> list[str]:
     """The envelope schema always, then the first published schema for the action
-    (``schemas/*.schema.json``), or the stem given as the check's argument."""
+    (``schemas/*.schema.json``), or the stem given as the check's argument. A missing envelope
+    schema, a missing named schema, or no schema at all for the action fails the check."""
     directory = _schema_dir(ctx)
     payload = ctx.payload
     problems = schema_problems(payload, "envelope", directory)
-    candidates = [(str(arg), None)] if isinstance(arg, str) else schema_candidates(payload)
+    if isinstance(arg, str):
+        return problems + schema_problems(payload, arg, directory)
+    candidates = schema_candidates(payload)
     for stem, part in candidates:
         if _load_schema(str(directory), stem) is not None:
             target = payload if part is None else payload.get(part, {})
             problems += schema_problems(target, stem, directory)
             break
+    else:
+        action = paths.get(payload, "context.action", None)
+        tried = ", ".join(f"{stem}.schema.json" for stem, _ in candidates)
+        problems.append(f"no schema to check {action or 'this payload'} against: none of "
+                        f"{tried} in {directory}")
     return problems
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+import re
 import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,10 @@ class SubscribeFailed(RuntimeError):
 class NetworkOptions:
     domains: list[str] = field(default_factory=lambda: list(SUPPORTED_DOMAINS))
     work_dir: Path | None = None  # keys and SQLite; a temp dir (removed afterwards) when None
-    database_url: str | None = None  # default: ONDC_DATABASE_URL, else SQLite in work_dir
-    redis_url: str | None = None  # default: ONDC_REDIS_URL
+    # default: the settings' database_url when configured (ONDC_DATABASE_URL in the
+    # environment or in .env), else SQLite in work_dir
+    database_url: str | None = None
+    redis_url: str | None = None  # default: the settings' redis_url (ONDC_REDIS_URL, .env)
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)  # fixed ports for `sandbox up`
     seed_file: Path | None = None  # extra registry records
@@ -86,6 +88,8 @@ class SandboxNetwork:
     domains: list[str] = field(default_factory=list)
     shared_transport: httpx.AsyncHTTPTransport | None = None
     seller_actions: list[str] | None = None  # of a remote sandbox (`sandbox run --url`)
+    joined_at: float | None = None  # `sandbox run --url`: when this process joined (unix s)
+    remote_transcript_note: str | None = None  # why the remote exchanges are missing
 
     def local_seller_actions(self) -> list[str]:
         if self.adapter_app is None:
@@ -265,6 +269,16 @@ async def start_network(
         async def describe() -> dict[str, Any]:
             return network.describe()
 
+        @registry_app.get("/sandbox/transcript")
+        async def transcript_for(since: float = 0.0, subscriber_id: str = "") -> JSONResponse:
+            """Sandbox only: this process's exchanges since ``since`` (unix seconds), for a
+            `sandbox run --url --transcript` in another process; with ``subscriber_id`` (that
+            run's buyer app) the exchanges that name or call another such run are left out."""
+            exchanges = remote_transcript(
+                network, registry_config, since=since, subscriber_id=subscriber_id
+            )
+            return JSONResponse(exchanges)
+
         @registry_app.post("/sandbox/seller/{action}")
         async def seller_action(action: str, request: Request) -> JSONResponse:
             """Sandbox only: seller actions for a `sandbox run --url` in another process,
@@ -344,12 +358,7 @@ async def _start_adapter(
     from ondc_adapter.storage.engine import Database
 
     work_dir = network.work_dir or Path(tempfile.gettempdir())
-    database_url = (
-        opts.database_url
-        or os.environ.get("ONDC_DATABASE_URL")
-        or f"sqlite+aiosqlite:///{work_dir / 'adapter.db'}"
-    )
-    redis_url = opts.redis_url or os.environ.get("ONDC_REDIS_URL")
+    database_url, redis_url = storage_urls(opts, base_settings, work_dir)
     admin_key = (
         base_settings.admin_api_key.get_secret_value()
         if base_settings.admin_api_key
@@ -391,6 +400,47 @@ async def _start_adapter(
     network.admin_api_key = admin_key
     network.adapter_url = urls["adapter"]
     network.servers.append(await start_server("adapter", app, sock=sock, log_level=opts.log_level))
+
+
+def storage_urls(
+    opts: NetworkOptions, settings: Settings, work_dir: Path
+) -> tuple[str, str | None]:
+    """(database URL, Redis URL) of the sandbox's adapter: the options', else what the settings
+    were given (``ONDC_DATABASE_URL`` / ``ONDC_REDIS_URL`` from the environment or ``.env``,
+    read by pydantic-settings), else SQLite in ``work_dir`` and no Redis. The settings' own
+    default database (``./ondc-adapter.db``) is never used: a sandbox must not write into the
+    seller's database file unless told to."""
+    database_url = opts.database_url
+    if database_url is None and "database_url" in settings.model_fields_set:
+        database_url = settings.database_url
+    redis_url = opts.redis_url or settings.redis_url
+    return database_url or f"sqlite+aiosqlite:///{work_dir / 'adapter.db'}", redis_url or None
+
+
+_RUN_BUYER = re.compile(r"buyer-[0-9a-f]{8}\.sandbox\.local")
+
+
+def remote_transcript(
+    network: SandboxNetwork, config: RegistryConfig, *, since: float, subscriber_id: str = ""
+) -> list[dict[str, Any]]:
+    """The exchanges ``network`` recorded since ``since``, as JSON objects. With
+    ``subscriber_id`` (a `sandbox run --url` buyer app), exchanges that belong to another such
+    run (name its buyer app, or call its URL) are left out, so concurrent runs against one
+    `sandbox up` each get their own."""
+    others = {sid for sid in config.site_urls if _RUN_BUYER.fullmatch(sid) and sid != subscriber_id}
+    other_urls = tuple(config.site_urls[sid].rstrip("/") + "/" for sid in others)
+    out = []
+    for exchange in list(network.transcript.exchanges):
+        if exchange.started_at < since:
+            continue
+        if subscriber_id:
+            named = set(_RUN_BUYER.findall(exchange.url + exchange.request_body))
+            if named - {subscriber_id} and subscriber_id not in named:
+                continue
+            if (exchange.url + "/").startswith(other_urls):
+                continue
+        out.append(asdict(exchange))
+    return out
 
 
 async def perform_remote_seller_action(

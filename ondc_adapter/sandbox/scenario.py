@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "flows"
+from ondc_adapter.sandbox import SCENARIO_DIR
 
 
 class Where(BaseModel):
@@ -129,11 +129,40 @@ def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
     return out
 
 
+# Certification flows of ONDC's log-validation utility (retail 1.2.0, protocol.md 4.12) that
+# have no scenario file, and why. ``sandbox flows`` lists them, ``sandbox run`` says why.
+NOT_SHIPPED: dict[str, str] = {
+    "7": (
+        "catalog_rejection (protocol.md 4.12: flows 7 and 9): the buyer app rejects the "
+        "seller's catalogue through ONDC's catalog_rejection API. The protocol reference names "
+        "the flow but does not specify that API's payload or what the seller must answer, so "
+        "there is no request to build and no answer to check; the sandbox does not invent one."
+    ),
+    "8": (
+        "the protocol reference's list of certification flows (protocol.md 4.12: 1-6, 7/9 "
+        "catalog_rejection, 012 COD) does not describe a flow 8, so there is nothing to play."
+    ),
+    "9": (
+        "catalog_rejection (protocol.md 4.12: flows 7 and 9), see flow 7: the API's payload is "
+        "not specified in the protocol reference; the sandbox does not invent one."
+    ),
+}
+
+
 def find_scenario(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:
     candidate = Path(flow)
     if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
         return load_scenario(candidate)
+    # Shipped files are named "<flow>-<what>.yaml": try those first (each file costs a YAML
+    # parse and a validation), then every file, since the id inside is what counts.
+    for path in sorted(directory.glob(f"{flow}-*")) + sorted(directory.glob(f"{flow}.*")):
+        if path.suffix in (".yaml", ".yml", ".json"):
+            scenario = load_scenario(path)
+            if scenario.flow == flow:
+                return scenario
     files = scenario_files(directory)
     if flow not in files:
+        if flow in NOT_SHIPPED:
+            raise KeyError(f"flow {flow} is not supported: {NOT_SHIPPED[flow]}")
         raise KeyError(f"no scenario for flow {flow!r} in {directory} (have {sorted(files)})")
     return load_scenario(files[flow])

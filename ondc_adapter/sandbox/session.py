@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from ondc_adapter.sandbox.runner import FlowResult, ScenarioRunner, SellerContro
 from ondc_adapter.sandbox.scenario import SCENARIO_DIR, Scenario, find_scenario
 from ondc_adapter.sandbox.seller import SETTLE_SECONDS, RemoteSeller, ServiceSeller
 from ondc_adapter.sandbox.servers import RunningServer, start_server
-from ondc_adapter.sandbox.transcript import Transcript, recording_client
+from ondc_adapter.sandbox.transcript import Exchange, Transcript, recording_client
 from ondc_adapter.settings import Settings
 
 
@@ -36,6 +37,7 @@ class RunOutput:
     result: FlowResult
     transcript: Transcript
     network: dict[str, Any]
+    remote_transcript_note: str | None = None  # --url: why the sandbox's exchanges are missing
 
 
 def scenario_for(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:
@@ -73,15 +75,22 @@ async def run_flow(
     settings: Settings | None = None,
     scenario_dir: Path = SCENARIO_DIR,
     options: NetworkOptions | None = None,
+    remote_transcript: bool = True,
 ) -> RunOutput:
     """Run ``flow`` in a fresh in-process network, or against a running ``sandbox up`` whose
-    registry is at ``url``."""
+    registry is at ``url`` (then, with ``remote_transcript``, the transcript also gets what
+    that sandbox recorded for this run)."""
     scenario = scenario_for(flow, scenario_dir)
     if url:
         async with join_network(url) as network:
             result = await run_scenario_on(network, scenario, domain=domain, on_step=on_step)
-            return RunOutput(result, network.transcript, network.describe())
-    opts = options or NetworkOptions()
+            if remote_transcript:
+                await merge_remote_transcript(network)
+            return RunOutput(result, network.transcript, network.describe(),
+                             remote_transcript_note=network.remote_transcript_note)
+    # One flow, one domain: the network registers (and the adapter loads sample items for) only
+    # that one, unless the caller's options say otherwise.
+    opts = options or NetworkOptions(domains=[domain])
     if domain not in opts.domains:
         opts.domains = [*opts.domains, domain]
     async with start_network(opts, settings=settings) as network:
@@ -90,9 +99,40 @@ async def run_flow(
         return RunOutput(result, network.transcript, network.describe())
 
 
+async def merge_remote_transcript(network: SandboxNetwork) -> int:
+    """Add the exchanges the running sandbox recorded for this run (its registry fetching our
+    verification page, the gateway forwarding our search, the adapter's lookups and callbacks)
+    to ``network.transcript``; returns how many. A sandbox that does not serve its transcript
+    (older version) adds none: ``network.remote_transcript_note`` says so."""
+    own = network.buyer.bap_id
+    try:
+        response = await network.buyer.http.get(
+            f"{network.registry_url}/sandbox/transcript",
+            params={"since": network.joined_at or 0.0, "subscriber_id": own},
+        )
+        rows = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        rows = None
+    if not isinstance(rows, list):
+        network.remote_transcript_note = (
+            "the running sandbox did not hand over its exchanges; this transcript has only "
+            "this process's own requests"
+        )
+        return 0
+    # The fetch itself was recorded by our client: it is not part of the flow.
+    network.transcript.exchanges = [
+        e for e in network.transcript.exchanges if "/sandbox/transcript" not in e.url
+    ]
+    fields = set(Exchange.__dataclass_fields__)
+    added = [Exchange(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    network.transcript.exchanges.extend(added)
+    return len(added)
+
+
 @contextlib.asynccontextmanager
 async def join_network(registry_url: str) -> AsyncIterator[SandboxNetwork]:
     """A buyer app of our own, registered with a running sandbox's registry."""
+    joined_at = time.time()
     transcript = Transcript()
     registry_url = registry_url.rstrip("/")
     async with contextlib.AsyncExitStack() as stack:
@@ -141,5 +181,6 @@ async def join_network(registry_url: str) -> AsyncIterator[SandboxNetwork]:
             work_dir=tmp,
         )
         network.seller_actions = list(info.get("seller_actions") or [])
+        network.joined_at = joined_at
         stack.push_async_callback(network.close_clients)
         yield network

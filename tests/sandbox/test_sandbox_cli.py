@@ -96,7 +96,7 @@ def test_run_unknown_flow_and_failing_flow(tmp_path: Path) -> None:
 def test_flows_lists_every_flow() -> None:
     r = CliRunner().invoke(app, ["sandbox", "flows"])
     assert r.exit_code == 0
-    for flow in ("1", "1-push", "2", "3", "4", "5", "6"):
+    for flow in ("1", "1-push", "2", "3", "4", "5", "6", "012"):
         assert f"{flow}  " in r.output
 
 
@@ -195,6 +195,8 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
                 "--url",
                 registry,
                 "--quiet",
+                "--transcript",
+                str(tmp_path / "url-run.jsonl"),
             ],
             capture_output=True,
             text=True,
@@ -204,6 +206,11 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert "PASSED" in run.stdout
+        # the transcript has the other process's side of the run too: the adapter's callbacks
+        lines = [json.loads(x) for x in (tmp_path / "url-run.jsonl").read_text().splitlines()]
+        parties = {e["party"] for e in lines}
+        assert {"buyer", "adapter", "gateway", "registry"} <= parties, parties
+        assert any(e["party"] == "adapter" and e["url"].endswith("/on_confirm") for e in lines)
         # catalogue pushes too: the seller changes go through the running sandbox's endpoint
         push = subprocess.run(
             [sys.executable, "-m", "ondc_adapter.cli", "sandbox", "run", "1-push",
@@ -241,3 +248,98 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "stopped" in out
+
+
+# --- start-up: commands are imported when used -------------------------------------------------
+
+HEAVY = ("fastapi", "sqlalchemy", "uvicorn", "jsonschema", "httpx", "redis", "alembic",
+         "ondc_adapter.sandbox.network", "ondc_adapter.api")
+
+
+def _imported_by(args: list[str]) -> tuple[str, list[str]]:
+    """(output, heavy modules imported) of the CLI with ``args``, in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ondc_adapter.cli import app\n"
+        f"r = CliRunner().invoke(app, {args!r})\n"
+        "print(r.output)\n"
+        f"heavy = {HEAVY!r}\n"
+        "print('HEAVY', sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    text, _, heavy = out.rpartition("HEAVY ")
+    return text, json.loads(heavy.replace("'", '"'))
+
+
+def test_root_help_imports_no_command() -> None:
+    from ondc_adapter.cli.lazy import LAZY_COMMANDS
+
+    text, heavy = _imported_by(["--help"])
+    assert heavy == []
+    for name in LAZY_COMMANDS:
+        assert name in text
+
+
+def test_sandbox_flows_imports_no_network() -> None:
+    text, heavy = _imported_by(["sandbox", "flows"])
+    assert "Order to delivery" in text
+    assert heavy == []
+
+
+def test_lazy_table_matches_the_command_modules() -> None:
+    """The root help is drawn from LAZY_COMMANDS: every command a module registers is in it,
+    under that module, with the help the command itself shows."""
+    from ondc_adapter.cli.lazy import LAZY_COMMANDS, load_module_commands
+
+    modules = {module for module, _ in LAZY_COMMANDS.values()}
+    seen = set()
+    for module in modules:
+        for name, command in load_module_commands(module).items():
+            seen.add(name)
+            assert LAZY_COMMANDS[name][0] == module, name
+            real = " ".join((command.help or "").split("\n\n")[0].split())
+            assert LAZY_COMMANDS[name][1] == real, name
+    assert seen == set(LAZY_COMMANDS)
+
+
+def test_commands_still_run_through_the_lazy_root() -> None:
+    r = CliRunner().invoke(app, ["keys", "--help"])
+    assert r.exit_code == 0 and "generate" in r.output
+    r = CliRunner().invoke(app, ["nope"])
+    assert r.exit_code == 2 and "No such command" in r.output
+
+
+def test_unsupported_flows_are_listed_and_explained() -> None:
+    r = CliRunner().invoke(app, ["sandbox", "flows"])
+    assert r.exit_code == 0
+    listed = " ".join(r.output.split())
+    assert "not supported" in listed and "catalog_rejection" in listed
+    assert "does not specify that API's payload" in listed
+    for flow in ("7", "8", "9"):
+        r = CliRunner().invoke(app, ["sandbox", "run", flow, "--domain", "ONDC:RET16"])
+        assert r.exit_code == 2
+        assert f"flow {flow} is not supported" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["sandbox", "run", "7"])
+    assert "catalog_rejection" in r.output
+
+
+def test_wall_time_counts_from_process_start() -> None:
+    """Run as the `ondc-adapter` entry point, "wall time" includes the interpreter start and
+    every import before the command ran (here: a 0.4 s sleep before the import)."""
+    code = (
+        "import time\n"
+        "time.sleep(0.4)\n"
+        "from ondc_adapter.cli import lazy\n"
+        "lazy.ENTRY_POINT = True\n"
+        "print(*lazy.elapsed_since_start(time.perf_counter()), sep='|')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip()
+    seconds, what = out.split("|")
+    assert what == "since process start" and float(seconds) >= 0.4
+    # under a test runner (not the entry point) it is the command's own time, and says so
+    from ondc_adapter.cli.lazy import elapsed_since_start
+
+    assert elapsed_since_start(0.0)[1] == "since command start"

@@ -130,3 +130,73 @@ def check_push_flow(output: RunOutput) -> None:
     did = {o.step.id: o.key_fields.get("did", "") for o in result.outcomes}
     assert did["price_change_after_stop"].endswith("pushed=0")
     assert did["price_change"].endswith("pushed=1")
+
+
+# Known gap of the seller side (ondc_adapter/orders, not the sandbox): the delivered on_status of
+# a cash-on-delivery order still says payment.status NOT-PAID, as the confirm did; it should say
+# PAID once the seller side has collected the cash on delivery. Until the orders lifecycle does
+# that, this is the one problem flow 012 may report; any other problem fails the test.
+COD_KNOWN_GAP = (
+    "on_status_delivered: path_equals: message.order.payment.status is 'NOT-PAID', "
+    "expected 'PAID'"
+)
+
+
+async def test_cod_flow_012(tmp_path: Path) -> None:
+    """Flow 012 (cash on delivery) on RET10, the domain whose sample items offer COD."""
+    domain = "ONDC:RET10"
+    output = await run_flow(
+        "012", domain=domain, options=NetworkOptions(domains=[domain], work_dir=tmp_path)
+    )
+    result = output.result
+    assert not result.unsupported
+    problems = [f"{o.step.id}: {p}" for o in result.outcomes for p in o.problems]
+    payload = result.export["payload"]
+    # what the buyer app asked for and what the seller side answered
+    item_id = payload["select"]["message"]["order"]["items"][0]["id"]
+    [item] = [i for p in payload["on_search_full_catalog_refresh"]["message"]["catalog"][
+        "bpp/providers"] for i in p.get("items", []) if i["id"] == item_id]
+    assert item["@ondc/org/available_on_cod"] is True
+    assert payload["select"]["message"]["order"]["payment"] == {"type": "ON-FULFILLMENT"}
+    assert payload["init"]["message"]["order"]["payment"] == {"type": "ON-FULFILLMENT"}
+    on_init_payment = payload["on_init"]["message"]["order"]["payment"]
+    assert (on_init_payment["type"], on_init_payment["collected_by"]) == ("ON-FULFILLMENT", "BPP")
+    confirm_payment = payload["confirm"]["message"]["order"]["payment"]
+    assert confirm_payment["status"] == "NOT-PAID"
+    assert confirm_payment["@ondc/org/settlement_details"][0]["settlement_counterparty"] == (
+        "buyer-app"
+    )
+    assert list(payload) == [
+        "search_full_catalog_refresh", "on_search_full_catalog_refresh", "select", "on_select",
+        "init", "on_init", "confirm", "on_confirm", "on_status_packed", "on_status_picked",
+        "on_status_delivered",
+    ]
+    if not result.ok:
+        assert problems == [COD_KNOWN_GAP], "\n".join(problems)
+        pytest.xfail("seller side does not mark a COD payment PAID on delivery (orders/)")
+    assert payload["on_status_delivered"]["message"]["order"]["payment"]["status"] == "PAID"
+
+
+async def test_cod_for_an_item_not_offered_on_cod_is_refused(tmp_path: Path) -> None:
+    """The seller side refuses cash on delivery for an item without
+    @ondc/org/available_on_cod (on_select error 40004); flow 012 on a domain whose sample has no
+    such item stops at select, saying why."""
+    domain = "ONDC:RET16"
+    flow = tmp_path / "cod-refused.yaml"
+    flow.write_text(
+        "flow: cod-refused\nname: COD for a non-COD item\nsteps:\n"
+        "  - {id: search, send: search}\n"
+        "  - {id: on_search, await: on_search, reply_to: search}\n"
+        "  - {id: select, send: select,\n"
+        "     build: {builder: select, items: first_in_stock, payment_type: ON-FULFILLMENT}}\n"
+        "  - {id: on_select, await: on_select, reply_to: select, checks: [{error_code: '40004'}]}\n"
+    )
+    opts = NetworkOptions(domains=[domain], work_dir=tmp_path / "net")
+    output = await run_flow(str(flow), domain=domain, options=opts)
+    assert output.result.ok, [p for o in output.result.outcomes for p in o.problems]
+    output = await run_flow(
+        "012", domain=domain, options=NetworkOptions(domains=[domain], work_dir=tmp_path / "012")
+    )
+    select = next(o for o in output.result.outcomes if o.step.id == "select")
+    assert select.status == "fail"
+    assert "no provider with 1 item(s) for 'first_cod'" in (select.note or "")

@@ -199,13 +199,16 @@ async def _run(faults: set[str], tmp_path: Path):
         await subscribe(
             net.client("t"), net.registry_url, keys, sample_entity(["ONDC:RET16"]), request_id=rid
         )
-        # Only the envelope schema: the scripted catalogue is deliberately minimal, and the
-        # full message schemas belong to the adapter's own end-to-end tests.
+        # Only the envelope schema is real: the scripted catalogue is deliberately minimal, and
+        # the full message schemas belong to the adapter's own end-to-end tests. The actions'
+        # schemas are there but accept anything (a missing schema fails the check).
         schemas = tmp_path / "schemas"
         schemas.mkdir(exist_ok=True)
         (schemas / "envelope.schema.json").write_text(
             (DEFAULT_DIR / "envelope.schema.json").read_text()
         )
+        for stem in ("on_search_message", "order_on_select"):
+            (schemas / f"{stem}.schema.json").write_text("{}")
         runner = ScenarioRunner(net.buyer, None, domain="ONDC:RET16", schema_dir=schemas)
         result = await runner.run(Scenario.model_validate(SCENARIO))
         await net.gateway_state.drain()
@@ -292,3 +295,83 @@ def test_scenario_validation_errors() -> None:
         Scenario.model_validate(
             {"flow": "x", "name": "x", "steps": [{"await": "on_search", "reply_to": "nope"}]}
         )
+
+
+# --- the schema check never passes without a schema ----------------------------------------------
+
+EXAMPLE = Path(__file__).parents[2] / "callbacks" / "examples" / "RET16" / "flow2-on_select.json"
+
+
+def _schema_check(directory: Path, arg: Any = None) -> list[str]:
+    import json
+
+    from ondc_adapter.sandbox.builders import FlowState
+    from ondc_adapter.sandbox.buyer import Callback
+    from ondc_adapter.sandbox.checks import CheckContext, run_check
+
+    payload = json.loads(EXAMPLE.read_text())
+    callback = Callback("on_select", EXAMPLE.read_bytes(), payload, {}, utcnow())
+    ctx = CheckContext(
+        FlowState(domain="ONDC:RET16", city="std:080", bap_id="b", bap_uri="u"),
+        callback=callback, schema_dir=directory,
+    )
+    return run_check({"schema": arg} if arg else "schema", ctx).problems
+
+
+def test_schema_check_passes_with_the_published_schemas() -> None:
+    assert _schema_check(DEFAULT_DIR) == []
+
+
+def test_missing_schemas_fail_the_schema_check(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    problems = _schema_check(empty)
+    assert f"schema envelope: no file envelope.schema.json in {empty}" in problems
+    assert any(
+        p.startswith("no schema to check on_select against: none of order_on_select.schema.json")
+        for p in problems
+    ), problems
+    # the envelope alone is not enough either: the action's own schema is missing
+    only_envelope = tmp_path / "envelope-only"
+    only_envelope.mkdir()
+    (only_envelope / "envelope.schema.json").write_text(
+        (DEFAULT_DIR / "envelope.schema.json").read_text()
+    )
+    problems = _schema_check(only_envelope)
+    assert len(problems) == 1 and problems[0].startswith("no schema to check on_select"), problems
+    # a schema named by the scenario (`schema: <stem>`) that is not there
+    problems = _schema_check(DEFAULT_DIR, "order_on_nothing")
+    assert problems == [f"schema order_on_nothing: no file order_on_nothing.schema.json in "
+                        f"{DEFAULT_DIR}"]
+
+
+async def test_a_flow_without_schemas_fails(tmp_path: Path) -> None:
+    """End to end: a runner pointed at a folder without the action schemas fails the callbacks
+    (it used to pass them silently)."""
+    opts = NetworkOptions(domains=["ONDC:RET16"], start_adapter=False, work_dir=tmp_path)
+    async with start_network(opts) as net:
+        keys = new_keys("scripted.sandbox.local", "k1")
+        seller = ScriptedSeller(keys, set())
+        seller.http = net.client("scripted")
+        rid = str(uuid.uuid4())
+        server = await start_server("scripted", seller.app(rid, net.registry_encryption_public_key))
+        net.servers.append(server)
+        seller.url = server.url
+        await net.client("t").post(
+            f"{net.registry_url}/sandbox/site",
+            json={"subscriber_id": keys.subscriber_id, "base_url": server.url},
+        )
+        await subscribe(
+            net.client("t"), net.registry_url, keys, sample_entity(["ONDC:RET16"]), request_id=rid
+        )
+        schemas = tmp_path / "no-schemas"
+        schemas.mkdir()
+        runner = ScenarioRunner(net.buyer, None, domain="ONDC:RET16", schema_dir=schemas)
+        result = await runner.run(Scenario.model_validate(SCENARIO))
+        await net.gateway_state.drain()
+        while seller.tasks:
+            await asyncio.gather(*list(seller.tasks))
+    assert not result.ok
+    on_search = next(o for o in result.outcomes if o.step.id == "on_search")
+    schema = next(c for c in on_search.checks if c.name == "schema")
+    assert not schema.ok and "no file envelope.schema.json" in schema.problems[0]
