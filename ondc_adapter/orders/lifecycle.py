@@ -253,6 +253,14 @@ async def advance(
         fwd.setdefault("end", {}).setdefault("time", {})["timestamp"] = stamp
         if not record.documents:
             record.documents = [{"url": _invoice_url(record), "label": "Invoice"}]
+        payment = record.payment
+        if payment.get("type") == "ON-FULFILLMENT" and payment.get("status") != "PAID":
+            # Cash on delivery: handing the parcel over is when the money is collected.
+            record.payment = {**payment, "status": "PAID"}
+            repository.journal(
+                session, record, entity="payment", from_state=payment.get("status"),
+                to_state="PAID", actor=actor, at=now, reason="collected on delivery",
+            )
     if details.get("agent_name") or details.get("agent_phone"):
         fwd["agent"] = {
             k: v

@@ -77,7 +77,7 @@ class OrderTransition(Base):
     order_pk: Mapped[int] = mapped_column(
         ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    entity: Mapped[str] = mapped_column(String(16), nullable=False)  # order | fulfillment
+    entity: Mapped[str] = mapped_column(String(16), nullable=False)  # order | fulfillment | payment
     fulfillment_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     from_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     to_state: Mapped[str] = mapped_column(String(32), nullable=False)

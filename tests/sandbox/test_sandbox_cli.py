@@ -96,7 +96,7 @@ def test_run_unknown_flow_and_failing_flow(tmp_path: Path) -> None:
 def test_flows_lists_every_flow() -> None:
     r = CliRunner().invoke(app, ["sandbox", "flows"])
     assert r.exit_code == 0
-    for flow in ("1", "1-push", "2", "3", "4", "5", "6", "012"):
+    for flow in ("1", "1-push", "2", "3", "4", "5", "6", "6-pickup", "012"):
         assert f"{flow}  " in r.output
 
 

@@ -136,10 +136,6 @@ def check_push_flow(output: RunOutput) -> None:
 # a cash-on-delivery order still says payment.status NOT-PAID, as the confirm did; it should say
 # PAID once the seller side has collected the cash on delivery. Until the orders lifecycle does
 # that, this is the one problem flow 012 may report; any other problem fails the test.
-COD_KNOWN_GAP = (
-    "on_status_delivered: path_equals: message.order.payment.status is 'NOT-PAID', "
-    "expected 'PAID'"
-)
 
 
 async def test_cod_flow_012(tmp_path: Path) -> None:
@@ -171,10 +167,10 @@ async def test_cod_flow_012(tmp_path: Path) -> None:
         "init", "on_init", "confirm", "on_confirm", "on_status_packed", "on_status_picked",
         "on_status_delivered",
     ]
-    if not result.ok:
-        assert problems == [COD_KNOWN_GAP], "\n".join(problems)
-        pytest.xfail("seller side does not mark a COD payment PAID on delivery (orders/)")
+    assert result.ok, "\n".join(problems)
+    # the cash is collected when the parcel is handed over
     assert payload["on_status_delivered"]["message"]["order"]["payment"]["status"] == "PAID"
+    assert payload["on_status_picked"]["message"]["order"]["payment"]["status"] == "NOT-PAID"
 
 
 async def test_cod_for_an_item_not_offered_on_cod_is_refused(tmp_path: Path) -> None:
