@@ -114,3 +114,21 @@ def test_challenge_decrypt_cli() -> None:
               "--private-key", private, "--peer-public-key", wrong_peer],
     )
     assert bad.exit_code == 1 and "error" in bad.output
+
+
+def test_misuse_is_a_clean_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    body = tmp_path / "body.json"
+    body.write_bytes(b"{}")
+    sign = ["sign", "--private-key", TV1_PRIVATE, "--subscriber-id", "b", "--unique-key-id", "k"]
+    backwards = runner.invoke(app, [*sign, "--created", "100", "--expires", "50", str(body)])
+    assert backwards.exit_code == 2 and "before created" in backwards.output
+    missing = runner.invoke(app, [*sign, str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert missing.exception is None or isinstance(missing.exception, SystemExit)
+    header = runner.invoke(app, [*sign, str(body)]).output.strip()
+    bad_key = runner.invoke(app, ["verify", "--public-key", "not base64!", "--header", header,
+                                  str(body)])
+    assert bad_key.exit_code == 2 and "--public-key" in bad_key.output
+    short_key = runner.invoke(app, ["verify", "--public-key", "AAAA", "--header", header,
+                                    str(body)])
+    assert short_key.exit_code == 2 and "32 bytes" in short_key.output

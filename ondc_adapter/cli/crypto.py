@@ -13,6 +13,7 @@ from ondc_adapter import encryption, keys
 from ondc_adapter.signing import (
     Ed25519PrivateKey,
     SignatureError,
+    load_verify_key,
     sign_request,
     verify_request,
 )
@@ -21,11 +22,19 @@ keys_app = typer.Typer(help="Generate and inspect node keys.", no_args_is_help=T
 challenge_app = typer.Typer(help="Registry on_subscribe challenge tools.", no_args_is_help=True)
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
 def _read_body(file: Path | None) -> bytes:
     # Bytes untouched: no decoding, no newline handling; what is read is what is signed.
     if file is None or str(file) == "-":
         return sys.stdin.buffer.read()
-    return file.read_bytes()
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
 @keys_app.command("generate")
@@ -67,14 +76,17 @@ def sign(
     try:
         key = Ed25519PrivateKey.from_base64(private_key)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
+    start = int(time.time()) if created is None else created
+    if expires is not None and expires < start:
+        # verify would refuse such a header ("expires is before created"): never print one
+        raise _fail(f"--expires {expires} is before created {start}")
     header = sign_request(
         _read_body(file),
         key,
         subscriber_id=subscriber_id,
         unique_key_id=unique_key_id,
-        created=created,
+        created=start,
         expires=expires,
     )
     typer.echo(header.to_header())
@@ -87,7 +99,12 @@ def verify(
     now: Annotated[int | None, typer.Option(help="unix seconds to check against")] = None,
     skew: Annotated[int, typer.Option(help="allowed clock skew on created, seconds")] = 5,
 ) -> None:
-    """Exit 0 if the header is a valid signature of the body, else 1 with the reason."""
+    """Exit 0 if the header is a valid signature of the body, else 1 with the reason (2 when
+    the command itself is misused: an unreadable file or a public key that is not one)."""
+    try:
+        load_verify_key(public_key)
+    except ValueError as exc:
+        raise _fail(f"--public-key: {exc}") from None
     try:
         parsed = verify_request(
             _read_body(file),
