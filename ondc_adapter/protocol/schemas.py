@@ -23,7 +23,8 @@ SCHEMA_MODULES = (
     "ondc_adapter.sandbox.registry_messages",
 )
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# ``data/schemas`` links to the repository's ``schemas/`` (see ``sandbox.SCENARIO_DIR``).
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "data" / "schemas"
 
 
 def collect() -> dict[str, type[BaseModel]]:

@@ -9,4 +9,6 @@ from pathlib import Path
 
 # The shipped scenario files (``sandbox run`` flows): defined here, not in ``scenario.py``, so the
 # command line can show the default without importing the scenario machinery.
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "flows"
+# ``data/flows`` is a link to the repository's ``sandbox/flows``: one copy of the files, read in
+# place from a checkout and copied into the package by a wheel build.
+SCENARIO_DIR = Path(__file__).resolve().parents[1] / "data" / "flows"
