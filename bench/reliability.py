@@ -3,10 +3,14 @@ print, for each, what was sent, delivered, lost (must be 0) and duplicated (must
 
     python bench/reliability.py                      # every scenario, default traffic
     python bench/reliability.py --only kill postgres --requests 50 --kill-requests 100
+    python bench/reliability.py --only orders-kill --buyers 8 --orders 60 --order-kills 4
     python bench/reliability.py --json report.json
 
-Scenarios (tests/reliability/reliability_scenarios.py):
-  kill      SIGKILL of a serve process while callbacks are in flight (repeat with --rounds),
+Scenarios (tests/reliability/reliability_scenarios.py). kill ... registry test the transport:
+their node runs the not-supported handlers (every request gets one error on_* callback, no
+business state). orders-kill and orders-postgres run the real seller logic.
+  kill      SIGKILL of a node process (tests/transport/node_process.py: the serve app with
+            the not-supported handlers) while callbacks are in flight (repeat with --rounds),
             restart: every ACKed request's callback arrives, none twice
   postgres  a private PostgreSQL cluster (initdb + pg_ctl on a free port) stopped right after a
             burst and started again: 503 + 31001 while down, never 500, recovery without restart
@@ -16,6 +20,15 @@ Scenarios (tests/reliability/reliability_scenarios.py):
             the TTL: retried and delivered / recorded once / expired
   registry  registry slower than the lookup timeout, then refusing connections: uncached signer
             503 + Retry-After, cached signer ACKed, recovery afterwards
+  orders-kill
+            the real `ondc-adapter serve` (catalogue search + orders handlers, a small imported
+            catalogue) SIGKILLed --order-kills times while --buyers concurrent buyers run
+            search/select/init/confirm, the seller advances each order (admin API, on_status
+            push) and the buyer asks status: every callback once, one order row per confirmed
+            order, stock = initial - sold, same quote select -> init -> confirm
+  orders-postgres
+            the same traffic against an in-process node with the real seller logic on a
+            private PostgreSQL cluster stopped mid-transaction and started again
 
 Needs PostgreSQL server binaries (initdb, pg_ctl), redis-server, and a PostgreSQL server for
 scratch databases (ONDC_TEST_POSTGRES_DSN, default postgresql://postgres@127.0.0.1:5432/test;
@@ -71,13 +84,22 @@ def main() -> int:
                         help="requests per phase in the postgres/redis/buyer/registry scenarios")
     parser.add_argument("--kill-requests", type=int, default=60,
                         help="requests in flight per kill in the kill scenario")
-    parser.add_argument("--rounds", type=int, default=2, help="kills before the final restart")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="kills before the final restart in the kill scenario")
+    parser.add_argument("--buyers", type=int, default=8,
+                        help="concurrent buyers in the orders scenarios")
+    parser.add_argument("--orders", type=int, default=60,
+                        help="transactions started in the orders scenarios")
+    parser.add_argument("--order-kills", type=int, default=5,
+                        help="SIGKILLs of serve in orders-kill (aimed in turn at a confirm POST, "
+                             "an admin POST, a confirm, an init, a select in flight)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get(
         "ONDC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     configure_logging("ERROR", json=False)
-    scale = Scale(requests=args.requests, kill_requests=args.kill_requests, rounds=args.rounds)
+    scale = Scale(requests=args.requests, kill_requests=args.kill_requests, rounds=args.rounds,
+                  buyers=args.buyers, orders=args.orders, order_kills=args.order_kills)
     with tempfile.TemporaryDirectory(prefix="ondc-reliability-") as tmp:
         results = asyncio.run(run(args.only, Env(args.pg_admin_dsn, Path(tmp)), scale))
     print(table(results))

@@ -261,6 +261,10 @@ class CountingBuyer:
         self.slow_seconds = 0.0
         self.ack_delay = 0.0
         self.receipts: list[Receipt] = []
+        # the same receipts by (message_id, action) and by transaction_id, for scenarios whose
+        # buyers wait for their callbacks (every receipt is kept, duplicates included)
+        self.by_key: dict[tuple[str, str], list[Receipt]] = {}
+        self.by_transaction: dict[str, list[Receipt]] = {}
         self.in_flight = 0
         self.app = FastAPI()
         self.app.add_api_route("/protocol/{action}", self.on_action, methods=["POST"])
@@ -273,8 +277,11 @@ class CountingBuyer:
         received = time.time()
         verified = False
         message_id = ""
+        transaction_id = ""
         with contextlib.suppress(SignatureError, ValueError, KeyError, TypeError):
-            message_id = str(orjson.loads(body)["context"]["message_id"])
+            context = orjson.loads(body)["context"]
+            message_id = str(context["message_id"])
+            transaction_id = str(context.get("transaction_id", ""))
             verify_request(
                 body, request.headers.get("authorization") or "", self.seller_public_key
             )
@@ -282,6 +289,8 @@ class CountingBuyer:
         mode = self.mode if verified else "nack"
         receipt = Receipt(action, message_id, body, verified, "", received)
         self.receipts.append(receipt)
+        self.by_key.setdefault(receipt.key, []).append(receipt)
+        self.by_transaction.setdefault(transaction_id, []).append(receipt)
         self.in_flight += 1
         try:
             if mode == "error":
@@ -400,9 +409,17 @@ class Tally:
 
 
 async def tally(
-    db: Database, buyer: CountingBuyer, stats: SendStats, *, callback_action: str = "on_search"
+    db: Database,
+    buyer: CountingBuyer,
+    stats: SendStats,
+    *,
+    callback_action: str = "on_search",
+    expected: list[tuple[str, str]] | None = None,
 ) -> Tally:
     """Compare what the node ACKed with what the buyer received and what the node recorded.
+
+    ``expected``: the (message_id, callback action) keys that must arrive, when the requests
+    were of several actions (default: every ACKed message_id with ``callback_action``).
 
     * delivered: ACKed requests whose callback the buyer ACKed.
     * refused_by_buyer: the buyer NACKed it; the node recorded ``nacked`` after one attempt.
@@ -429,8 +446,9 @@ async def tally(
 
     delivered = refused = expired = lost = duplicates = resent = 0
     notes: list[str] = []
-    for message_id in dict.fromkeys(stats.acked):
-        key = (message_id, callback_action)
+    keys = expected if expected is not None else [(m, callback_action) for m in stats.acked]
+    for key in dict.fromkeys(keys):
+        message_id = key[0]
         row = by_message.get(key)
         got = receipts.get(key, [])
         acked_receipts = [r for r in got if r.answer == "ACK"]

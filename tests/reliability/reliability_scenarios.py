@@ -1,7 +1,12 @@
-"""The reliability scenarios. Each runs a real seller node (uvicorn on loopback, PostgreSQL,
-the not-supported handlers so every request yields exactly one signed ``on_*`` callback)
-against a counting buyer app and a registry double, injects one fault, and returns a
+"""The reliability scenarios. Each runs a seller node (uvicorn on loopback, PostgreSQL) against
+a counting buyer app and a registry double, injects one fault, and returns a
 ``ScenarioResult``: the tally (sent / delivered / lost / duplicates) plus named checks.
+
+Scenarios 1-5 (kill, postgres, redis, buyer, registry) test the transport: their node runs
+the not-supported handlers (``handlers.not_supported_handlers``), so every request yields
+exactly one signed error ``on_*`` callback and no business state. Scenarios 6-7
+(orders-kill, orders-postgres, in ``reliability_orders.py``) run the real seller logic
+(catalogue search and the orders handlers) and check orders and stock as well.
 
 Used by ``tests/reliability/test_reliability.py`` (small numbers, CI) and by
 ``bench/reliability.py`` (the suite's own command)."""
@@ -93,6 +98,9 @@ class Scale:
     requests: int = 12
     kill_requests: int = 24
     rounds: int = 1
+    buyers: int = 4  # concurrent shoppers in the orders scenarios
+    orders: int = 16  # transactions (search ... confirm, seller action, status) they start
+    order_kills: int = 2  # SIGKILLs of ``serve`` in orders-kill
 
 
 @dataclass
@@ -225,8 +233,10 @@ async def _serving(client: httpx.AsyncClient, url: str, proc: subprocess.Popen[b
 
 
 async def kill_worker(env: Env, scale: Scale) -> ScenarioResult:
-    """A ``serve`` process is SIGKILLed while callbacks are in flight (the buyer app holds each
-    ACK for 0.3 s), then restarted: every ACKed request's callback arrives, none twice."""
+    """A node process (``tests/transport/node_process.py``: the app ``serve`` builds, but with
+    the not-supported handlers) is SIGKILLed while callbacks are in flight (the buyer app
+    holds each ACK for 0.3 s), then restarted: every ACKed request's callback arrives, none
+    twice. ``orders-kill`` does the same to the real ``ondc-adapter serve``."""
     world = World(env.workdir)
     stats = SendStats()
     figures: dict[str, Any] = {"kills": 0, "in_flight_at_kill": [], "delivered_at_kill": []}
@@ -568,6 +578,21 @@ def loopback_socket_on(port: int) -> Any:
     return sock
 
 
+# -- 6./7. the real seller logic: orders and stock (reliability_orders.py) ------------------------
+
+
+async def orders_kill(env: Env, scale: Scale) -> ScenarioResult:
+    from reliability_orders import orders_kill as scenario
+
+    return await scenario(env, scale)
+
+
+async def orders_postgres(env: Env, scale: Scale) -> ScenarioResult:
+    from reliability_orders import orders_postgres as scenario
+
+    return await scenario(env, scale)
+
+
 # -- running --------------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Callable[[Env, Scale], Awaitable[ScenarioResult | list[ScenarioResult]]]] = {
@@ -576,6 +601,8 @@ SCENARIOS: dict[str, Callable[[Env, Scale], Awaitable[ScenarioResult | list[Scen
     "redis": redis_outage,
     "buyer": buyer_faults,
     "registry": registry_faults,
+    "orders-kill": orders_kill,
+    "orders-postgres": orders_postgres,
 }
 
 

@@ -2,7 +2,9 @@
 
 Each scenario starts a real node, injects one fault, and must end with every ACKed request's
 callback delivered (or, by design, refused by the buyer's NACK / expired at its TTL), nothing
-lost, nothing delivered twice, no HTTP 500, every callback signature valid."""
+lost, nothing delivered twice, no HTTP 500, every callback signature valid. The orders
+scenarios (real seller logic: 4 buyers, 16 transactions, 2 kills of ``ondc-adapter serve`` /
+one PostgreSQL restart) also check orders, stock, quotes and seller pushes."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def assert_ok(result: ScenarioResult) -> None:
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_scenario(name: str, tmp_path: Path) -> None:
-    results = await run([name], Env(PG_ADMIN_DSN, tmp_path), Scale(requests=8, kill_requests=24))
+    scale = Scale(requests=8, kill_requests=24, buyers=4, orders=16, order_kills=2)
+    results = await run([name], Env(PG_ADMIN_DSN, tmp_path), scale)
     assert results
     for result in results:
         assert_ok(result)

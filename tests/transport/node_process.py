@@ -1,7 +1,9 @@
-"""A seller node in its own process, for the kill -9 test: settings from ``ONDC_*`` variables,
-the not-supported handlers (so every request deterministically yields one callback), uvicorn
+"""A seller node in its own process, for the kill -9 tests (``test_crash_recovery.py`` and the
+reliability ``kill`` scenario): settings from ``ONDC_*`` variables, the not-supported handlers
+(so every request deterministically yields one error callback and no business state), uvicorn
 on the port given as the only argument. Equivalent to ``ondc-adapter serve`` minus the choice
-of handlers."""
+of handlers. The reliability ``orders-kill`` scenario kills the real ``ondc-adapter serve``
+(catalogue and orders logic) instead."""
 
 from __future__ import annotations
 
