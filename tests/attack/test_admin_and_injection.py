@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 import schemathesis
-from attack_node import ADMIN_KEY, AttackNode, attack_settings
+from attack_node import ADMIN_KEY, AttackNode, attack_settings, record
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -43,25 +43,27 @@ HOSTILE = [
 def test_admin_api_never_fails_and_refusals_change_nothing(
     case: Any, node: AttackNode
 ) -> None:
-    before = node.counts()
+    before = node.fingerprint()
     response = case.call(base_url=node.url, headers={"X-API-Key": ADMIN_KEY})
+    record(f"http {response.status_code}")
     case.validate_response(response, checks=[not_a_server_error])
     assert response.status_code < 500, (case.method, case.path, response.text)
     if response.status_code >= 400:
-        assert node.counts() == before, (case.method, case.formatted_path, response.text)
+        assert node.fingerprint() == before, (case.method, case.formatted_path, response.text)
 
 
 def test_admin_api_without_the_key_is_401_for_every_route(
     node: AttackNode, http: httpx.Client
 ) -> None:
-    before = node.counts()
+    before = node.fingerprint()
     for key in (None, "wrong", "cl\xe9", "x" * 4000):
         headers = {} if key is None else {"X-API-Key": key.encode("latin-1")}
         for method, path in (("GET", "/admin/orders"), ("POST", "/admin/providers"),
                              ("DELETE", "/admin/items/I1"), ("GET", "/admin/items/I1")):
             response = http.request(method, node.url + path, headers=headers, json={})
+            record()
             assert response.status_code == 401, (key, path, response.text)
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 def assert_json(response: httpx.Response) -> Any:
@@ -75,6 +77,7 @@ def test_hostile_text_in_provider_and_item_names(
     node: AttackNode, http: httpx.Client, text: str
 ) -> None:
     tables = node.tables()
+    record()
     pid, iid = f"PX{HOSTILE.index(text)}", f"IX{HOSTILE.index(text)}"
     admin = {"X-API-Key": ADMIN_KEY}
     body = provider(pid, name=text[:200], short_desc=text, long_desc=text)
@@ -114,8 +117,9 @@ def test_values_the_database_cannot_hold_are_422_not_errors(
     their column reached the database and came back as the last-resort 503."""
     body = provider("PNUL", **over)
     body.pop("type", None)
-    before = node.counts()
+    record()
+    before = node.fingerprint()
     response = http.post(f"{node.url}/admin/providers", json=body,
                          headers={"X-API-Key": ADMIN_KEY})
     assert response.status_code == 422, response.text
-    assert node.counts() == before
+    assert node.fingerprint() == before

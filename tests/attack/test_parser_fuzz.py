@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attack_node import AttackNode
+from attack_node import AttackNode, record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +38,7 @@ header_text = st.one_of(
 @FAST
 @given(header_text)
 def test_signature_header_parsers_only_raise_signature_error(value: str) -> None:
+    record()
     for parse in (parse_header, parse_signature_header):
         try:
             parsed = parse(value)
@@ -49,6 +50,7 @@ def test_signature_header_parsers_only_raise_signature_error(value: str) -> None
 @FAST
 @given(st.text(max_size=40) | st.from_regex(r"P(\d+Y)?(\d+M)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?"))
 def test_duration_parser(value: str) -> None:
+    record()
     try:
         parsed = parse_duration(value)
     except ValueError:
@@ -60,6 +62,7 @@ def test_duration_parser(value: str) -> None:
 @given(st.text(max_size=40) | st.datetimes(timezones=st.just(UTC)).map(
     lambda d: d.isoformat().replace("+00:00", "Z")))
 def test_timestamp_parser(value: str) -> None:
+    record()
     try:
         parsed = parse_timestamp(value)
     except ValueError:
@@ -70,6 +73,7 @@ def test_timestamp_parser(value: str) -> None:
 @FAST
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
 def test_body_parser_refuses_with_a_nack(raw: bytes) -> None:
+    record()
     try:
         data = parse_json(raw, max_depth=32)
     except Rejection as rejection:
@@ -115,7 +119,8 @@ def test_catalogue_import_rows(node: AttackNode, target: str, field: str, value:
     row-level problems), never an exception, and nothing left behind."""
     rows = [provider("PF"), ret16_item("IF", provider_id="PF")]
     rows[0 if target == "provider" else 1][field] = value
-    before = node.counts()
+    record()
+    before = node.fingerprint()
     try:
         report = node.call(_import(node, rows))
     except DBAPIError as exc:  # a value the validators let through but the database refuses
@@ -125,4 +130,4 @@ def test_catalogue_import_rows(node: AttackNode, target: str, field: str, value:
     assert report.rows == 2
     if not report.ok:
         assert report.problems
-    assert node.counts() == before
+    assert node.fingerprint() == before

@@ -1,7 +1,8 @@
 """Attacks on the protocol endpoints (``POST /ondc/{action}``, ``/ondc/on_subscribe``): fuzzed
 bodies and headers, replay after expiry, keys of other subscribers, fake gateways, oversized
 and deeply nested JSON. Every answer is a protocol NACK (never 5xx), JSON, and a refused
-request leaves every table exactly as it was."""
+request leaves every table exactly as it was (``AttackNode.fingerprint``: every row of every
+table, not just the row counts)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
-from attack_node import AttackNode
+from attack_node import AttackNode, changed_tables, record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,11 +100,12 @@ def test_unsigned_fuzz_is_refused_without_a_trace(
     headers: dict[str, Any] = {"Content-Type": content_type}
     if authorization is not None:
         headers["Authorization"] = authorization.encode("latin-1")  # bytes: sent as they are
-    before = node.counts()
+    before = node.fingerprint()
     response = post(http, f"{node.protocol}/{action}", body, headers)
+    record(f"http {response.status_code}")
     assert_nack(response)
     assert response.status_code in (400, 401, 404, 413, 415)
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 @FUZZ
@@ -120,14 +122,17 @@ def test_signed_envelopes_with_one_bad_context_field(
     data = envelope(node, action)
     data["context"][field] = value
     body = orjson.dumps(data)
-    before = node.counts()
+    before = node.fingerprint()
     response = post(http, f"{node.protocol}/{action}", body, signed(node, body))
+    record("ack" if response.status_code == 200 else f"nack {response.status_code}")
     if response.status_code == 200:
-        assert node.counts()["inbox"] == before["inbox"] + 1
+        after = node.fingerprint()
+        assert after["inbox"][0] == before["inbox"][0] + 1
+        assert changed_tables(before, after) == {"inbox"}  # recorded, nothing else yet
         return
     error = assert_nack(response)
     assert response.status_code in (400, 401), response.text
-    assert node.counts() == before
+    assert node.fingerprint() == before
     if response.status_code == 400 and error.get("path"):
         assert error["path"].startswith(("context", "message", "body")), error
 
@@ -140,22 +145,26 @@ def test_signed_bodies_with_arbitrary_messages(
     data = {**extra, **envelope(node, "select")}
     data["message"] = message
     body = orjson.dumps(data)
-    before = node.counts()
+    before = node.fingerprint()
     response = post(http, f"{node.protocol}/select", body, signed(node, body))
+    record("ack" if response.status_code == 200 else f"nack {response.status_code}")
     if response.status_code != 200:
         assert_nack(response, 400)
-        assert node.counts() == before
+        assert node.fingerprint() == before
+    else:
+        assert changed_tables(before, node.fingerprint()) == {"inbox"}
 
 
 @FUZZ
 @given(body=st.binary(max_size=400) | json_values.map(orjson.dumps))
 def test_on_subscribe_fuzz(node: AttackNode, http: httpx.Client, body: bytes) -> None:
-    before = node.counts()
+    before = node.fingerprint()
     response = http.post(f"{node.protocol}/on_subscribe", content=body,
                          headers={"Content-Type": "application/json"})
+    record(f"http {response.status_code}")
     assert response.status_code in (400, 422), response.text
     assert response.headers["content-type"].startswith("application/json")
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 # -- replay, impersonation, fake gateways -------------------------------------------------------
@@ -168,35 +177,38 @@ def test_replay_after_expiry_is_refused_and_has_no_second_effect(
     now = int(time.time())
     headers = signed(node, body, created=now - 1, expires=now + 2)
     first = post(http, f"{node.protocol}/select", body, headers)
+    record(n=3)  # first, duplicate, replay
     assert first.status_code == 200, first.text
     node.process()
-    after_first = node.counts()
+    after_first = node.fingerprint()
     again = post(http, f"{node.protocol}/select", body, headers)  # inside the window: duplicate
     assert again.status_code == 200
     node.process()
-    assert node.counts() == after_first
+    assert node.fingerprint() == after_first
     while time.time() <= now + 3:
         time.sleep(0.2)
     replay = post(http, f"{node.protocol}/select", body, headers)
     error = assert_nack(replay, 401)
     assert error["code"] == "30016" and "WWW-Authenticate" in replay.headers
     node.process()
-    assert node.counts() == after_first
+    assert node.fingerprint() == after_first
 
 
 def test_stale_context_timestamp_resigned_is_refused(node: AttackNode, http: httpx.Client) -> None:
     """A captured body re-signed later (even by its own sender) is stale by its timestamp."""
     old = format_timestamp(datetime.fromtimestamp(time.time() - 3600, UTC))
     body = orjson.dumps(envelope(node, "confirm", timestamp=old))
-    before = node.counts()
+    record()
+    before = node.fingerprint()
     error = assert_nack(post(http, f"{node.protocol}/confirm", body, signed(node, body)), 400)
     assert error["code"] in ("30022", "30000")
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 def test_signature_by_another_subscribers_key(node: AttackNode, http: httpx.Client) -> None:
     body = orjson.dumps(envelope(node, "select"))
-    before = node.counts()
+    record(n=2)
+    before = node.fingerprint()
     # keyId of another registered subscriber, context.bap_id of the victim
     error = assert_nack(post(http, f"{node.protocol}/select", body,
                              signed(node, body, signer=node.other)), 401)
@@ -209,18 +221,19 @@ def test_signature_by_another_subscribers_key(node: AttackNode, http: httpx.Clie
     response = post(http, f"{node.protocol}/select", body,
                     {"Content-Type": "application/json", "Authorization": forged})
     assert assert_nack(response, 401)["code"] == "30016"
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 def test_gateway_header_from_a_non_gateway(node: AttackNode, http: httpx.Client) -> None:
     body = orjson.dumps(envelope(node, "search"))
     headers = signed(node, body)
     headers["X-Gateway-Authorization"] = node.fake_gateway.sign(body)
-    before = node.counts()
+    record(n=2)
+    before = node.fingerprint()
     response = post(http, f"{node.protocol}/search", body, headers)
     assert assert_nack(response, 401)["code"] == "30016"
     assert "Proxy-Authenticate" in response.headers
-    assert node.counts() == before
+    assert node.fingerprint() == before
     headers["X-Gateway-Authorization"] = node.gateway.sign(body)  # the real gateway: accepted
     assert post(http, f"{node.protocol}/search", body, headers).status_code == 200
 
@@ -229,7 +242,8 @@ def test_oversized_bodies_get_413(node: AttackNode, http: httpx.Client) -> None:
     data = envelope(node, "search")
     data["message"]["padding"] = "x" * (node.settings.max_body_bytes + 10)
     body = orjson.dumps(data)
-    before = node.counts()
+    record(n=2)
+    before = node.fingerprint()
     assert_nack(post(http, f"{node.protocol}/search", body, signed(node, body)), 413)
 
     def chunks() -> Any:  # no Content-Length: the limit must hold while streaming
@@ -238,11 +252,12 @@ def test_oversized_bodies_get_413(node: AttackNode, http: httpx.Client) -> None:
 
     response = http.post(f"{node.protocol}/search", content=chunks(), headers=signed(node, body))
     assert_nack(response, 413)
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 def test_deeply_nested_json_gets_400(node: AttackNode, http: httpx.Client) -> None:
-    before = node.counts()
+    before = node.fingerprint()
+    record(n=5)  # three depths, the bomb twice
     for depth in (node.settings.max_json_depth + 1, 5_000, 200_000):
         data = envelope(node, "search")
         body = orjson.dumps(data)[:-1] + b',"deep":' + b"[" * depth + b"]" * depth + b"}"
@@ -253,15 +268,16 @@ def test_deeply_nested_json_gets_400(node: AttackNode, http: httpx.Client) -> No
     response = http.post(f"{node.protocol}/on_subscribe", content=bomb[:150_000],
                          headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert node.counts() == before
+    assert node.fingerprint() == before
 
 
 def test_absurd_ttl_is_a_400_not_an_internal_error(node: AttackNode, http: httpx.Client) -> None:
     """Found by the duration fuzz: ``P9999999999D`` overflowed timedelta (OverflowError, not
     ValueError), which the pipeline could only answer with its last-resort 503."""
-    before = node.counts()
+    before = node.fingerprint()
     for ttl in ("P9999999999D", "P99999999999Y", "PT99999999999999999999H"):
+        record()
         body = orjson.dumps(envelope(node, "select", ttl=ttl))
         error = assert_nack(post(http, f"{node.protocol}/select", body, signed(node, body)), 400)
         assert "ttl" in (error.get("path") or "") + error.get("message", "")
-    assert node.counts() == before
+    assert node.fingerprint() == before
