@@ -77,6 +77,27 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def nul_path(value: Any) -> str | None:
+    """JSON path of the first string (key or value) holding U+0000, else None. No text field
+    of the protocol can carry it, and PostgreSQL cannot store it in text or JSONB: refusing it
+    here names the field, where storing it later would fail the whole request."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path or "body"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    return child_path
+                stack.append((child, child_path))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(node))
+    return None
+
+
 def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     """A JSON object from ``raw``; 400 NACK 30000 naming the problem otherwise."""
     if not raw.strip():
@@ -93,4 +114,11 @@ def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     # with more brackets than the limit need the walk.
     if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth_exceeds(data, max_depth):
         raise invalid_request(f"JSON nests deeper than {max_depth} levels")
+    # Only the escape can put a NUL in a string (a raw one is invalid JSON): bodies without
+    # it (all real ones) skip the walk. "\\u0000" (an escaped backslash) also matches and is
+    # cleared by the walk.
+    if b"\\u0000" in raw:
+        path = nul_path(data)
+        if path is not None:
+            raise invalid_request(f"{path}: the NUL character (U+0000) is not allowed", path)
     return data

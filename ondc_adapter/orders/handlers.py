@@ -70,6 +70,8 @@ M = TypeVar("M", bound=BaseModel)
 # The message models of the requests, for an edge that wants to NACK bad bodies itself.
 REQUEST_MODELS = REQUEST_MESSAGES
 
+MAX_RETURN_ID = 32  # order_returns.return_id, and a fulfillment id on the wire
+
 
 # ---------------------------------------------------------------- plumbing
 
@@ -751,11 +753,20 @@ async def _update_items(
     if not returns:
         # buyer-initiated part cancel is not part of the retail contract (protocol.md 4.9)
         return Error.of(Code.UPDATE_NOT_POSSIBLE, "only return requests may update items")
-    for f in returns:
+    for n, f in enumerate(msg.order.fulfillments):
+        if f.type != "Return":
+            continue
         request_tag = next((t for t in f.tags or [] if t.code == "return_request"), None)
         if request_tag is None:
             return Error.of(Code.INVALID_RETURN_REQUEST, "return_request tag missing")
         values = _tag_values(request_tag)
+        return_id = values.get("id") or f.id or "R1"
+        if len(return_id) > MAX_RETURN_ID:  # it becomes the Return fulfillment's id
+            return Error.of(
+                Code.INVALID_RETURN_REQUEST,
+                f"return_request id is {len(return_id)} characters; at most {MAX_RETURN_ID}",
+                f"message.order.fulfillments[{n}].tags",
+            )
         reason_code = values.get("reason_id", "")
         if reason_code not in RETURN_REASONS:
             return Error.of(
@@ -772,7 +783,7 @@ async def _update_items(
             await lifecycle.request_return(
                 session,
                 record,
-                return_id=values.get("id") or f.id or "R1",
+                return_id=return_id,
                 item_id=values.get("item_id", ""),
                 quantity=quantity,
                 reason_code=reason_code,
@@ -879,7 +890,7 @@ async def handle_rating(
                 ),
             )
         feedback = (
-            {"form": [f.dump() for f in rating.feedback_form], "id": rating.feedback_id}
+            {"form": [f.dump() for f in rating.feedback_form or ()], "id": rating.feedback_id}
             if rating.feedback_form or rating.feedback_id
             else None
         )

@@ -10,7 +10,8 @@ it and sends it back, through real signed protocol requests run by the real sell
 * the seller's text in every provider / location / item text field the admin API takes: stored
   as given (or a 422 naming the field, writing nothing), and the exact strings in on_search.
 
-Two inputs the node cannot store yet are pinned by strict xfails (see their reasons)."""
+Two inputs the node once could not store (U+0000 in text, a return id longer than its
+column) have their own tests: refused naming the field, never 31001."""
 
 from __future__ import annotations
 
@@ -314,10 +315,6 @@ def ret16(pid: str, over: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- what cannot be stored yet
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: U+0000 in buyer text (billing name here) is ACKed, then every attempt to store the "
-    "draft fails in PostgreSQL (JSONB: 'unsupported Unicode escape sequence'); the buyer gets "
-    "31001 'internal error' instead of a 400 NACK / 30000 error naming the field"))
 def test_nul_in_buyer_text_is_refused_naming_the_field(
     node: AttackNode, http: httpx.Client, shop: str
 ) -> None:
@@ -339,10 +336,6 @@ def test_nul_in_buyer_text_is_refused_naming_the_field(
     assert "billing" in sent.reply["error"]["path"], sent.reply
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a return request whose id is longer than 32 characters is ACKed, then every attempt "
-    "fails in PostgreSQL (order_returns.return_id is VARCHAR(32)); the buyer gets 31001 "
-    "instead of an error naming the field"))
 def test_overlong_return_id_is_refused_naming_the_field(
     node: AttackNode, http: httpx.Client, shop: str
 ) -> None:

@@ -6,8 +6,8 @@ selected, initialised, confirmed, delivered). Each is ACKed or refused with a 40
 field and changing nothing; an ACKed one is then run by the inbox processor with the real
 seller handlers, and must end ``processed`` with exactly the signed, schema-valid ``on_*``
 callback(s) it owes: a result or an ONDC error, never the processor's 31001 "internal error"
-(only the two known storage bugs pinned by strict xfails in ``test_buyer_text_injection``
-are tallied instead of failing)."""
+(the three bugs it found, NUL in text, over-long return ids and a rating feedback_id without
+a form, are fixed and pinned by their own tests)."""
 
 from __future__ import annotations
 
@@ -40,21 +40,11 @@ from protocol_kit import (
     settle,
 )
 
-from ondc_adapter.inbox import FAILED, PROCESSED
+from ondc_adapter.inbox import PROCESSED
 
 # x 13 bases: 78 requests through the seller logic (ONDC_ATTACK_FUZZ_EXAMPLES for a longer run)
 EXAMPLES_PER_BASE = int(os.environ.get("ONDC_ATTACK_FUZZ_EXAMPLES", "6"))
 
-# Failures of the seller logic this suite already knows, each pinned by a strict xfail (here
-# and in test_buyer_text_injection.py): tallied per example, not failed, so the fuzz still
-# runs over them. A handler error with any other text fails the test.
-KNOWN_BUGS = {  # (base or None for any, text of the processor's error): tally label
-    (None, "unsupported Unicode escape sequence"): "known bug: U+0000 in stored JSON",
-    ("update-return", "value too long for type character varying(32)"):
-        "known bug: return id > 32 chars",
-    ("rating", "TypeError: 'NoneType' object is not iterable"):
-        "known bug: feedback_id without feedback_form",
-}
 
 ODD_TEXT = [
     "", " ", "0", "-0", "-1", "00", "1e309", "NaN", "Infinity", "0x1F", "1_000", "\u0663",
@@ -312,14 +302,7 @@ def test_odd_schema_valid_requests_are_processed_to_a_signed_answer(
     settle(node)
     collect(node, sent)
     _, status, error_text = inbox_row(node, sent)
-    if status == FAILED:
-        known = next((label for (where, text), label in KNOWN_BUGS.items()
-                      if where in (None, base) and text in (error_text or "")), None)
-        assert known is not None, (base, changes, error_text)
-        record(f"{base}: {known}")
-        assert [r["error"]["code"] for r in sent.replies] == ["31001"], sent.replies
-        return
-    assert status == PROCESSED
+    assert status == PROCESSED, (base, changes, error_text)
     if action == "search" and (catalog_inc(message) or {}).get("mode") in ("start", "stop"):
         record(f"{base}: subscription")
         assert sent.replies == []
@@ -335,10 +318,6 @@ def test_odd_schema_valid_requests_are_processed_to_a_signed_answer(
     record(f"{base}: {outcome}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (found by this fuzz): a rating with feedback_id but no feedback_form raises "
-    "TypeError in orders/handlers.py handle_rating ([f.dump() for f in None]); the buyer "
-    "gets 31001 'internal error' instead of rating_ack"))
 def test_rating_with_a_feedback_id_and_no_form(node: AttackNode, world: World) -> None:
     record()
     sent = world.confirmed.send("rating", {"ratings": [

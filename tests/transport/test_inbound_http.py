@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 from transport_doubles import Participant, eventually, request_body, served
 
@@ -459,3 +460,20 @@ async def test_inbox_rows_are_processed(start_node, buyer, bap, client, pg_db) -
                 return (await s.execute(select(InboxEntry.status))).scalar() == PROCESSED
 
         await eventually(processed, what="processed inbox row")
+
+
+def test_nul_in_any_string_is_refused_naming_the_field() -> None:
+    from ondc_adapter.api.body import parse_json
+    from ondc_adapter.api.nack import Rejection
+
+    body = b'{"context":{},"message":{"order":{"billing":{"name":"Asha\\u0000Devi"}}}}'
+    with pytest.raises(Rejection) as refused:
+        parse_json(body, max_depth=32)
+    assert refused.value.status == 400
+    assert refused.value.error.path == "message.order.billing.name"
+    key = b'{"message":{"a\\u0000":1}}'
+    with pytest.raises(Rejection) as refused:
+        parse_json(key, max_depth=32)
+    assert refused.value.error.path == "message.a\x00"
+    # an escaped backslash followed by "u0000" is plain text, not a NUL
+    assert parse_json(b'{"note":"C:\\\\u0000"}', max_depth=32) == {"note": "C:\\u0000"}
