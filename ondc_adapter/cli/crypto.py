@@ -99,8 +99,10 @@ def verify(
     now: Annotated[int | None, typer.Option(help="unix seconds to check against")] = None,
     skew: Annotated[int, typer.Option(help="allowed clock skew on created, seconds")] = 5,
 ) -> None:
-    """Exit 0 if the header is a valid signature of the body, else 1 with the reason (2 when
-    the command itself is misused: an unreadable file or a public key that is not one)."""
+    """Exit 0 if the header is a valid signature of the body, else 1 with the reason.
+
+    Exit 2 when the command itself is misused: an unreadable file, a public key that is not
+    one."""
     try:
         load_verify_key(public_key)
     except ValueError as exc:
