@@ -622,9 +622,22 @@ async def iter_pages(
     ts = _Timestamps()
     today = now.date().isoformat()
     builder = PageBuilder(profile, max_bytes, full=not incremental)
+    nothing = (item_ids is not None and not item_ids) or (
+        provider_ids is not None and not provider_ids
+    )
+    if not incremental and nothing:
+        # Nothing can match (a search that found nothing, or no store serves the buyer): an
+        # empty ``IN ()`` does not stop the database from scanning the domain's items.
+        for page in builder.finish():
+            yield page
+        return
     wanted: set[str] | None = None  # Python-side id filter for very long id lists
     conditions: list[Any] = []
-    if domain:
+    # With a short id list the ids are the selective condition; next to it, a domain condition
+    # makes SQLite walk the domain index (every item of the domain). The domain is then
+    # checked on the rows instead.
+    by_ids = item_ids is not None and 0 < len(item_ids) <= MAX_SQL_IDS
+    if domain and not by_ids:
         conditions.append(Item.domain == domain)
     if incremental:
         window: list[Any] = []
@@ -653,14 +666,22 @@ async def iter_pages(
             # too many ids for one IN (drivers cap bind parameters): filter while streaming;
             # the serviceability categories then cover the whole domain of the providers
             wanted = set(item_ids)
-        if provider_ids is not None:
+        if provider_ids is not None and item_ids is None:
             conditions.append(Item.provider_id.in_(list(provider_ids)))
+    # With item ids, the stores are filtered here instead: a long provider IN list next to a
+    # short id list makes SQLite walk the provider index (every item of every store).
+    allowed = (
+        set(provider_ids)
+        if not incremental and provider_ids is not None and item_ids is not None
+        else None
+    )
 
     # (provider, domain) -> categories: needed up front for the serviceability tags
     categories: dict[tuple[str, str], set[str]] = {}
     cat_stmt = select(Item.provider_id, Item.domain, Item.category_id).where(*conditions)
     for pid, dom, cat in (await session.execute(cat_stmt.distinct())).all():
-        categories.setdefault((pid, dom), set()).add(cat)
+        if (allowed is None or pid in allowed) and (not domain or dom == domain):
+            categories.setdefault((pid, dom), set()).add(cat)
     involved = {pid for pid, _ in categories}
     changed_providers: set[str] = set()
     if incremental:
@@ -696,7 +717,7 @@ async def iter_pages(
             continue
         # positional access (see ITEM_COLUMNS): named access on rows is slow in this loop
         provider_id, domain_, parent = row[1], row[2], row[3]
-        if provider_id not in headers:
+        if provider_id not in headers or (domain and domain_ != domain):
             continue
         key = (provider_id, domain_)
         if key != current:
