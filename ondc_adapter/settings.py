@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     callback_backoff_initial: float = 0.2
     callback_backoff_max: float = 5.0
     dispatcher_poll_seconds: float = 0.2
+    processor_concurrency: int = 4
     on_search_max_bytes: int = 2_000_000
 
     # seller terms (charges, settlement, bpp_terms): a JSON file of OrderPolicy fields

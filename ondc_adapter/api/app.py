@@ -184,8 +184,15 @@ def create_app(
             stop = asyncio.Event()
             tasks: list[asyncio.Task[None]] = []
             if run_workers:
+                # Several processor loops per worker on PostgreSQL (rows are claimed with SKIP
+                # LOCKED, so each request is still processed once): one request waiting on the
+                # database no longer holds up the ones behind it. SQLite has one writer: one loop.
+                loops = settings.processor_concurrency if database.is_postgres else 1
                 tasks = [
-                    asyncio.create_task(processor.run(stop), name="inbox-processor"),
+                    *(
+                        asyncio.create_task(processor.run(stop), name=f"inbox-processor-{n}")
+                        for n in range(max(1, loops))
+                    ),
                     asyncio.create_task(dispatcher.run(stop), name="outbox-dispatcher"),
                 ]
             # Everything allocated so far (schemas, routes, metadata) lives as long as the
