@@ -35,9 +35,15 @@ class OdopProduct:
         return self.ondc is not None and self.ondc.retail
 
 
-@lru_cache(maxsize=4)
 def load_registry(path: Path = REGISTRY_FILE) -> tuple[OdopProduct, ...]:
     """Every registry row, in file order (immutable shipped data, read once per process)."""
+    # One cache key per file: ``load_registry()`` and ``load_registry(REGISTRY_FILE)`` are
+    # different calls to lru_cache, and each parse costs ~0.1 s.
+    return _load_registry(path.resolve())
+
+
+@lru_cache(maxsize=4)
+def _load_registry(path: Path) -> tuple[OdopProduct, ...]:
     with path.open(encoding="utf-8", newline="") as handle:
         return tuple(
             OdopProduct(

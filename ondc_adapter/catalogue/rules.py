@@ -102,9 +102,13 @@ class CategoryRules:
         return problems
 
 
-@lru_cache(maxsize=4)
 def load_rules(path: Path = CATEGORIES_FILE) -> dict[str, CategoryRules]:
     """Domain -> rules, from the shipped data file (read once per process: immutable data)."""
+    return _load_rules(path.resolve())  # one cache key per file (see odop.load_registry)
+
+
+@lru_cache(maxsize=4)
+def _load_rules(path: Path) -> dict[str, CategoryRules]:
     data = json.loads(path.read_text(encoding="utf-8"))
     out: dict[str, CategoryRules] = {}
     for domain, spec in data["domains"].items():
