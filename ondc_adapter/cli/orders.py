@@ -110,12 +110,19 @@ def advance_cmd(
     agent_name: Annotated[str | None, typer.Option()] = None,
     agent_phone: Annotated[str | None, typer.Option()] = None,
     invoice_url: Annotated[str | None, typer.Option()] = None,
+    reason_code: Annotated[
+        str | None, typer.Option(help="Return_Rejected: the rejection reason code (001-005)")
+    ] = None,
+    qc: Annotated[
+        str | None, typer.Option(help="Return_Delivered / Return_Failed: reverse QC passed|failed")
+    ] = None,
 ) -> None:
     """Move a fulfillment to its next state; the buyer app is told (on_status / on_update)."""
     details = {
         k: v
         for k, v in (
-            ("agent_name", agent_name), ("agent_phone", agent_phone), ("invoice_url", invoice_url)
+            ("agent_name", agent_name), ("agent_phone", agent_phone), ("invoice_url", invoice_url),
+            ("qc", qc),
         )
         if v
     }
@@ -123,7 +130,7 @@ def advance_cmd(
         _run(
             lambda s, cfg: service.advance(
                 s, cfg, order_id, state, now=utcnow(), fulfillment_id=fulfillment,
-                details=details,
+                details=details, reason_code=reason_code,
             )
         )
     )

@@ -481,7 +481,13 @@ def test_cli_moves_a_return_on_sqlite(tmp_path: Path, monkeypatch) -> None:
         cli_app, ["orders", "advance", order_id, "Return_Rejected", "--fulfillment", "R2"]
     )
     assert rej.exit_code == 3 and "rejection reason code" in rej.output
+    rej = runner.invoke(cli_app, ["orders", "advance", order_id, "Return_Rejected",
+                                  "--fulfillment", "R2", "--reason-code", "002"])
+    assert rej.exit_code == 0, rej.output
+    assert asyncio.run(stock()) == 19  # a rejected return gives nothing back
     shown = json.loads(runner.invoke(cli_app, ["orders", "show", order_id]).output)
+    assert next(f for f in shown["order"]["fulfillments"] if f["id"] == "R2")["state"][
+        "descriptor"]["code"] == "Return_Rejected"
     r1 = ret_f(shown["order"])
     assert r1["state"]["descriptor"]["code"] == "Return_Delivered"
     assert tags_of(r1, "quote_trail")[0]["value"] == "-600.00"
