@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ondc_adapter.catalogue.cities import CityDirectory, default_directory
+from ondc_adapter.catalogue.cities import CityDirectory
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
@@ -150,9 +150,6 @@ async def search_pages(
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
     ``cities`` defaults to the shipped city table."""
-    cities = cities if cities is not None else default_directory()
-    fulfillment = intent.get("fulfillment") or {}
-    location = (fulfillment.get("end") or {}).get("location") or {}
     query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
@@ -160,13 +157,7 @@ async def search_pages(
         await index.refresh(session)
     else:
         await index.refresh_providers(session)
-    providers = index.serving_providers(
-        cities,
-        city=city,
-        gps=location.get("gps"),
-        area_code=(location.get("address") or {}).get("area_code"),
-        fulfillment_type=fulfillment.get("type"),
-    )
+    providers = index.providers_for_intent(intent, city=city, cities=cities)
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)

@@ -52,7 +52,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from ondc_adapter.catalogue.cities import CityDirectory, default_directory
+from ondc_adapter.catalogue.cities import CityDirectory
 from ondc_adapter.catalogue.on_search import BppProfile, Page, iter_link_pages, stream_catalogue
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.tables import Item, Location, Provider, VariantGroup
@@ -171,18 +171,9 @@ async def link_search_pages(
     those offering ``intent.fulfillment.type``), each with the ``catalog_link`` tag. Other
     intent filters (item name, category, odop...) do not apply: the link is the full
     catalogue."""
-    cities = cities if cities is not None else default_directory()
-    fulfillment = intent.get("fulfillment") or {}
-    location = (fulfillment.get("end") or {}).get("location") or {}
     index = index if index is not None else SearchIndex()
     await index.refresh_providers(session)  # serviceability needs providers only
-    providers = index.serving_providers(
-        cities,
-        city=city,
-        gps=location.get("gps"),
-        area_code=(location.get("address") or {}).get("area_code"),
-        fulfillment_type=fulfillment.get("type"),
-    )
+    providers = index.providers_for_intent(intent, city=city, cities=cities)
     version = await catalogue_version(session, domain, profile=profile, now=now)
     return iter_link_pages(
         session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,

@@ -41,7 +41,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import text
-from ondc_adapter.catalogue.cities import CityDirectory
+from ondc_adapter.catalogue.cities import CityDirectory, default_directory
 from ondc_adapter.catalogue.store import (
     LocationRecord,
     is_serviceable,
@@ -297,6 +297,22 @@ class SearchIndex:
             ):
                 out.append(provider_id)
         return sorted(out)
+
+    def providers_for_intent(
+        self, intent: dict[str, Any], *, city: str, cities: CityDirectory | None = None
+    ) -> list[str]:
+        """``serving_providers`` for a search intent: its ``fulfillment.type`` and end
+        location (gps, ``address.area_code``) in ``city``; ``cities`` defaults to the shipped
+        city table."""
+        fulfillment = intent.get("fulfillment") or {}
+        location = (fulfillment.get("end") or {}).get("location") or {}
+        return self.serving_providers(
+            cities if cities is not None else default_directory(),
+            city=city,
+            gps=location.get("gps"),
+            area_code=(location.get("address") or {}).get("area_code"),
+            fulfillment_type=fulfillment.get("type"),
+        )
 
     # ------------------------------------------------------------------ matching
 
