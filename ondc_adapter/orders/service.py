@@ -231,11 +231,20 @@ async def _return(
     reason: str | None = None,
     reason_code: str | None = None,
     details: dict[str, Any] | None = None,
+    require: tuple[FState, str] | None = None,
 ) -> Outcome:
+    """Move return ``return_id`` to ``target``; ``require``: the state it must be in now, and
+    why (the refusal's message)."""
     record = await _load(session, order_id)
     f = fulfillment(record, return_id)
     if f is None or f.get("type") != FulfillmentType.RETURN.value:
         raise IllegalTransition(f"order has no return {return_id}", Code.FULFILLMENT_NOT_FOUND)
+    current = fulfillment_state(f)
+    if require is not None and current != require[0].value:
+        state, why = require
+        raise IllegalTransition(
+            f"{why} ({state.value}); {return_id} is {current}", Code.FULFILLMENT_TERMINAL
+        )
     await lifecycle.move_fulfillment(
         session, record, return_id, target, actor="seller", now=now, reason=reason,
         reason_code=reason_code, details=details, initiated_by=settings.subscriber_id,
@@ -321,17 +330,12 @@ async def return_qc(
     if result not in (QC_PASSED, QC_FAILED):
         raise IllegalTransition(f"reverse QC result must be {QC_PASSED} or {QC_FAILED}")
     target = FState.RETURN_DELIVERED if result == QC_PASSED else FState.RETURN_FAILED
-    record = await _load(session, order_id)
-    f = fulfillment(record, return_id)
-    current = fulfillment_state(f) if f is not None else None
-    if current is not None and current != FState.RETURN_PICKED.value:
-        raise IllegalTransition(
-            f"reverse QC needs the item picked up (Return_Picked); {return_id} is {current}",
-            Code.FULFILLMENT_TERMINAL,
-        )
+    # Return_Failed is also reachable from Return_Approved, so the state machine alone would
+    # let a QC result through before any pickup
     return await _return(
         session, settings, order_id, return_id, target, now=now,
         details={"qc": result, "qc_remarks": remarks},
+        require=(FState.RETURN_PICKED, "reverse QC needs the item picked up"),
     )
 
 
