@@ -138,7 +138,7 @@ def check_context(
     now: datetime,
     timestamp_skew: timedelta,
     bpp_uri: str | None = None,
-    max_ttl: timedelta = timedelta(seconds=300),
+    max_ttl: timedelta,
 ) -> Error | None:
     """Deployment rules for an inbound request's context; ``None`` when it is acceptable."""
 
