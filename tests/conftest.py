@@ -85,6 +85,21 @@ async def sqlite_db(tmp_path) -> AsyncIterator[Database]:
     await db.dispose()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def each_db(
+    request: pytest.FixtureRequest, pg_database_url: str, tmp_path
+) -> AsyncIterator[Database]:
+    """The test runs twice: on PostgreSQL (emptied) and on a new SQLite file (the default)."""
+    if request.param == "postgresql":
+        db = Database(pg_database_url)
+        await _truncate_all(db)
+    else:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'ondc.db'}")
+        await db.migrate()
+    yield db
+    await db.dispose()
+
+
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(REDIS_URL)

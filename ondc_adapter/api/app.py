@@ -34,7 +34,8 @@ from ondc_adapter.api.nack import internal_error
 from ondc_adapter.api.pipeline import InboundPipeline
 from ondc_adapter.catalogue import admin as catalogue_admin
 from ondc_adapter.catalogue import link as catalogue_link
-from ondc_adapter.catalogue.handler import INDEX_KEY
+from ondc_adapter.catalogue.handler import INDEX_KEY, TEXTS_KEY
+from ondc_adapter.catalogue.item_texts import ItemTexts
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.dispatcher import Dispatcher
 from ondc_adapter.exchange import Handler
@@ -60,7 +61,8 @@ def admin_routers() -> list[APIRouter]:
 
 def seller_extras(settings: Settings) -> dict[str, object]:
     """Per-process state the seller logic shares across requests: the catalogue search index
-    (kept warm, caught up incrementally) and the seller's commercial terms."""
+    (kept warm, caught up incrementally), the serialised items kept between searches
+    (``ONDC_ON_SEARCH_CACHE_MB``) and the seller's commercial terms."""
     if settings.seller_terms_file is not None:
         policy = load_policy(settings.seller_terms_file)
     elif settings.registry_env == "local":
@@ -70,7 +72,8 @@ def seller_extras(settings: Settings) -> dict[str, object]:
             "ONDC_SELLER_TERMS_FILE is required outside the local sandbox: the built-in terms "
             "carry sample tax numbers and settlement accounts (see docs/seller-terms.example.json)"
         )
-    return {INDEX_KEY: SearchIndex(), "order_policy": policy}
+    texts = ItemTexts(max_chars=settings.on_search_cache_mb * 2**20)
+    return {INDEX_KEY: SearchIndex(), TEXTS_KEY: texts, "order_policy": policy}
 
 
 def utc_now() -> datetime:

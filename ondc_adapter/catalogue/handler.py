@@ -21,7 +21,9 @@ Replies are split into several ``on_search`` callbacks when the catalogue is lar
 
 The search index lives in ``deps.extras["catalogue_index"]`` (a ``SearchIndex`` the app creates
 at startup); without one a throw-away index is built for the request (correct, but slow for big
-catalogues). ``deps.extras["bpp_profile"]`` may hold a ``BppProfile``.
+catalogues). ``deps.extras["catalogue_texts"]`` may hold the process's ``ItemTexts``
+(serialised items kept between searches, see ``item_texts``); ``deps.extras["bpp_profile"]``
+may hold a ``BppProfile``.
 
 ``push_incremental`` is what every seller change calls (the admin API, ``catalogue import``,
 stock an order took or gave back: ``push_stock_changes``): it enqueues, in the caller's transaction,
@@ -42,6 +44,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.cities import CityDirectory
+from ondc_adapter.catalogue.item_texts import ItemTexts
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
@@ -57,6 +60,7 @@ from ondc_adapter.protocol.errors import Code
 from ondc_adapter.settings import Settings
 
 INDEX_KEY = "catalogue_index"
+TEXTS_KEY = "catalogue_texts"
 INLINE_PAGES_KEY = "on_search_inline_pages"
 PROFILE_KEY = "bpp_profile"
 
@@ -70,6 +74,11 @@ def _catalog_inc(intent: dict[str, Any]) -> dict[str, str] | None:
                 if isinstance(e, dict)
             }
     return None
+
+
+def texts_of(deps: SellerDeps) -> ItemTexts | None:
+    texts = deps.extras.get(TEXTS_KEY)
+    return texts if isinstance(texts, ItemTexts) else None
 
 
 def profile_of(deps: SellerDeps) -> BppProfile:
@@ -94,6 +103,7 @@ async def handle_search(
     intent = message.intent.model_dump(by_alias=True, exclude_none=True)
     incremental = _catalog_inc(intent)
     profile = profile_of(deps)
+    texts = texts_of(deps)
     if incremental is not None:
         mode = incremental.get("mode")
         if mode in ("start", "stop"):
@@ -115,6 +125,7 @@ async def handle_search(
         pages = iter_pages(
             session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,
             domain=ctx.domain, incremental=True, changed_since=start, changed_until=end,
+            texts=texts,
         )
         return await _replies(session, request, pages, deps)
 
@@ -129,7 +140,7 @@ async def handle_search(
     pages = await search_pages(
         session, intent=intent, domain=ctx.domain, city=ctx.city,
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
-        max_bytes=settings.on_search_max_bytes, now=now,
+        max_bytes=settings.on_search_max_bytes, now=now, texts=texts,
     )
     return await _replies(session, request, pages, deps)
 
@@ -145,11 +156,12 @@ async def search_pages(
     max_bytes: int,
     now: datetime,
     cities: CityDirectory | None = None,
+    texts: ItemTexts | None = None,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
-    ``cities`` defaults to the shipped city table."""
+    ``cities`` defaults to the shipped city table; ``texts``, the process's ``ItemTexts``."""
     query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
@@ -163,7 +175,7 @@ async def search_pages(
         item_ids = index.search(query)
     return iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,
-        domain=domain, item_ids=item_ids, provider_ids=providers,
+        domain=domain, item_ids=item_ids, provider_ids=providers, texts=texts,
     )
 
 

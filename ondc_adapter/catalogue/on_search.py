@@ -32,7 +32,7 @@ header on each.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.item_texts import ItemTexts, Key
 from ondc_adapter.catalogue.tables import (
     STATIC_JSON_COLUMNS,
     Item,
@@ -141,6 +142,10 @@ def _uncached(column: Any) -> Any:
 
 ITEM_COLUMNS = (*LIVE_COLUMNS, Item.static_json, *map(_uncached, STATIC_COLUMNS))
 _STATIC_AT = len(LIVE_COLUMNS)
+_STOCK, _LIVE, _UPDATED_AT = 6, 10, 11
+# What a search reads of an item whose text it holds (item_texts.ItemTexts): the first four
+# as in ITEM_COLUMNS, then the text's key (updated_at, stock, live).
+KEY_COLUMNS = (*LIVE_COLUMNS[:4], LIVE_COLUMNS[_UPDATED_AT], Item.stock, LIVE_COLUMNS[_LIVE])
 _JSON_AT = frozenset(n for n, c in enumerate(STATIC_COLUMNS) if c.key in _JSON_KEYS)
 
 
@@ -583,18 +588,85 @@ async def _headers(
     return out
 
 
-async def stream_items(
+async def stream_batches(
     session: AsyncSession, stmt: Select[Any], batch: int = 2000
-) -> AsyncIterator[Any]:
-    """Rows of a Core ``stmt``, fetched ``batch`` at a time through a server-side cursor.
-    Executed on the session's connection (same transaction), not through the ORM: ORM
-    execution of a column select still runs its per-row loading machinery (~40% of the read)."""
+) -> AsyncIterator[Sequence[Any]]:
+    """Rows of a Core ``stmt``, ``batch`` at a time, through a server-side cursor. Executed on
+    the session's connection (same transaction), not through the ORM: ORM execution of a
+    column select still runs its per-row loading machinery (~40% of the read)."""
     connection = await session.connection()
     result = await connection.stream(stmt.execution_options(yield_per=batch))
     # one greenlet switch per batch, not per row
     async for partition in result.partitions(batch):
+        yield partition
+
+
+async def stream_items(
+    session: AsyncSession, stmt: Select[Any], batch: int = 2000
+) -> AsyncIterator[Any]:
+    """Rows of a Core ``stmt`` one by one (``stream_batches``)."""
+    async for partition in stream_batches(session, stmt, batch):
         for row in partition:
             yield row
+
+
+def _wide_key(row: Any) -> Key:
+    return row[_UPDATED_AT], row[_STOCK], row[_LIVE]
+
+
+async def item_rows(
+    session: AsyncSession,
+    conditions: Sequence[Any],
+    *,
+    ts: _Timestamps,
+    accept: Callable[[Any], bool],
+    texts: ItemTexts | None = None,
+    domain: str | None = None,
+    whole_domain: bool = False,
+) -> AsyncIterator[list[tuple[Any, str]]]:
+    """``(row, item_text)`` of the items matching ``conditions`` in (provider, domain, id)
+    order, a batch at a time; ``row[0:4]`` is (id, provider_id, domain, parent_item_id) and
+    ``accept(row)`` False skips a row before any text is made.
+
+    With ``texts`` (``item_texts.ItemTexts``) warm for ``domain``, only ``KEY_COLUMNS`` are
+    streamed and the whole rows of the items not held are fetched per batch; otherwise whole
+    rows are streamed and their texts kept. ``whole_domain``: these conditions cover the
+    domain's catalogue as a full search reads it (not a handful of ids), so reading them warms
+    the domain."""
+    order = (Item.provider_id, Item.domain, Item.id)
+    if texts is None or not texts.is_warm(domain):
+        stmt = select(*ITEM_COLUMNS).where(*conditions).order_by(*order)
+        async for batch in stream_batches(session, stmt):
+            out = [(row, item_text(row, ts)) for row in batch if accept(row)]
+            if texts is not None:
+                for row, text in out:
+                    texts.put(row[0], _wide_key(row), text)
+            yield out
+        if texts is not None and domain is not None and whole_domain:
+            texts.mark_warm(domain)
+        return
+    connection = await session.connection()
+    entries = texts.entries  # read directly: this loop runs once per item of the catalogue
+    stmt = select(*KEY_COLUMNS).where(*conditions).order_by(*order)
+    async for batch in stream_batches(session, stmt):
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for row in batch:
+            if accept(row):
+                entry = entries.get(row[0])
+                if entry is not None and entry[0] == (row[4], row[5], row[6]):
+                    found[row[0]] = entry[1]
+                else:
+                    missing.append(row[0])
+        texts.count(hits=len(found), misses=len(missing))
+        if missing:
+            # the same conditions: a row changed since the key read is judged as it is now
+            fetch = select(*ITEM_COLUMNS).where(Item.id.in_(missing), *conditions)
+            for row in (await connection.execute(fetch)).all():
+                text = found[row[0]] = item_text(row, ts)
+                texts.put(row[0], _wide_key(row), text)
+        # None: skipped, or gone since the key read
+        yield [(row, found[row[0]]) for row in batch if row[0] in found]
 
 
 async def iter_pages(
@@ -609,6 +681,7 @@ async def iter_pages(
     incremental: bool = False,
     changed_since: datetime | None = None,
     changed_until: datetime | None = None,
+    texts: ItemTexts | None = None,
 ) -> AsyncIterator[Page]:
     """``on_search`` pages for the selected items, grouped by provider, each at most
     ``max_bytes`` when wrapped in its envelope; yielded as soon as they are full, so memory
@@ -618,7 +691,10 @@ async def iter_pages(
     ``item_ids`` / ``provider_ids``. Incremental: the items (live or not) and providers
     changed in ``[changed_since, changed_until]`` or listed in ``item_ids`` /
     ``provider_ids``; disabled and deleted ones carry ``time.label = "disable"``; a provider
-    whose own record did not change is sent as ``{"id", "items"}`` only."""
+    whose own record did not change is sent as ``{"id", "items"}`` only.
+
+    ``texts``: the process's ``ItemTexts``, so items unchanged since an earlier search are
+    not read from the database again (see ``item_rows``)."""
     ts = _Timestamps()
     today = now.date().isoformat()
     builder = PageBuilder(profile, max_bytes, full=not incremental)
@@ -707,33 +783,34 @@ async def iter_pages(
             if h.provider.enabled and h.provider.deleted_at is None
         }
 
-    stmt = (
-        select(*ITEM_COLUMNS).where(*conditions).order_by(Item.provider_id, Item.domain, Item.id)
-    )
+    def accept(row: Any) -> bool:
+        # positional access (see ITEM_COLUMNS): named access on rows is slow in this loop
+        return (wanted is None or row[0] in wanted) and row[1] in headers and (
+            not domain or row[2] == domain
+        )
+
     current: tuple[str, str] | None = None
     emitted: set[str] = set()
-    async for row in stream_items(session, stmt):
-        if wanted is not None and row[0] not in wanted:
-            continue
-        # positional access (see ITEM_COLUMNS): named access on rows is slow in this loop
-        provider_id, domain_, parent = row[1], row[2], row[3]
-        if provider_id not in headers or (domain and domain_ != domain):
-            continue
-        key = (provider_id, domain_)
-        if key != current:
-            builder.end_provider()
-            current = key
-            header = headers[provider_id]
-            head = header.build(ts, today, categories.get(key, set()))
-            if incremental and provider_id not in changed_providers:
-                head = {"id": head["id"]}
-            groups = {g.id: variant_group_json(g) for g in header.groups.values()}
-            builder.start_provider(domain_, head, groups)
-            emitted.add(provider_id)
-        builder.add_item(item_text(row, ts), parent)
-        if builder.ready:
-            for page in builder.take():
-                yield page
+    async for batch in item_rows(
+        session, conditions, ts=ts, accept=accept, texts=texts, domain=domain,
+        whole_domain=item_ids is None and not incremental,
+    ):
+        for row, text in batch:
+            provider_id, domain_, parent = row[1], row[2], row[3]
+            key = (provider_id, domain_)
+            if key != current:
+                builder.end_provider()
+                current = key
+                header = headers[provider_id]
+                head = header.build(ts, today, categories.get(key, set()))
+                if incremental and provider_id not in changed_providers:
+                    head = {"id": head["id"]}
+                groups = {g.id: variant_group_json(g) for g in header.groups.values()}
+                builder.start_provider(domain_, head, groups)
+                emitted.add(provider_id)
+            builder.add_item(text, parent)
+        for page in builder.take():
+            yield page
     builder.end_provider()
     for provider_id in sorted(changed_providers - emitted):
         header = headers.get(provider_id)

@@ -1,0 +1,111 @@
+"""Serialised items kept between searches (``catalogue.item_texts``): a warm search gives the
+same bytes as one that reads everything from the database, and every kind of change shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ondc_adapter.catalogue import on_search, write
+from ondc_adapter.catalogue.handler import TEXTS_KEY, handle_search
+from ondc_adapter.catalogue.importer import import_file
+from ondc_adapter.catalogue.item_texts import ItemTexts
+from ondc_adapter.storage import Database
+
+from .helpers import NOW, deps, records, ret12_item, search_request, write_jsonl
+
+DOMAIN = "ONDC:RET12"
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_get_put_and_key_mismatch() -> None:
+    texts = ItemTexts()
+    key = (T0, 5, True)
+    assert texts.get("I1", key) is None
+    texts.put("I1", key, '{"id":"I1"}')
+    assert texts.get("I1", key) == '{"id":"I1"}'
+    assert texts.get("I1", (T0, 4, True)) is None  # stock moved
+    assert texts.get("I1", (T0 + timedelta(microseconds=1), 5, True)) is None
+    assert texts.get("I1", (T0, 5, False)) is None  # disabled
+    assert (texts.hits, texts.misses) == (1, 4)
+    assert texts.chars == len('{"id":"I1"}') and len(texts) == 1
+
+
+def test_size_cap_keeps_no_stale_text() -> None:
+    texts = ItemTexts(max_chars=10)
+    texts.put("I1", (T0, 1, True), "12345")
+    texts.put("I2", (T0, 1, True), "1234567890")  # would pass the cap: not kept
+    assert texts.get("I2", (T0, 1, True)) is None and texts.chars == 5
+    texts.put("I1", (T0, 2, True), "x" * 11)  # a newer I1 that does not fit: the old one goes
+    assert len(texts) == 0 and texts.chars == 0
+    texts.put("I1", (T0, 3, True), "abc")
+    texts.mark_warm(DOMAIN)
+    assert texts.is_warm(DOMAIN) and not texts.is_warm(None)
+    texts.clear()
+    assert len(texts) == 0 and texts.chars == 0 and not texts.is_warm(DOMAIN)
+
+
+@pytest.fixture
+async def db(each_db: Database, tmp_path: Path) -> Database:
+    database = each_db
+    extra = [ret12_item(f"I12-{n}", name=f"Banarasi silk saree {n}") for n in range(6)]
+    report = await import_file(database, write_jsonl(tmp_path / "c.jsonl", records(*extra)),
+                               now=T0)
+    assert report.ok, report.problems
+    return database
+
+
+async def _texts(db: Database, texts: ItemTexts | None, **kw: Any) -> list[str]:
+    async with db.session() as s:
+        pages = await on_search.build_pages(
+            s, profile=on_search.BppProfile(), max_bytes=2_000_000, now=NOW, domain=DOMAIN,
+            texts=texts, **kw)
+    return [p.text for p in pages]
+
+
+async def test_warm_pages_are_the_same_bytes_and_follow_every_change(db: Database) -> None:
+    texts = ItemTexts()
+    fresh = await _texts(db, None)
+    assert await _texts(db, texts) == fresh  # cold: read in full, kept
+    assert texts.is_warm(DOMAIN) and len(texts) == 7 and texts.hits == 0
+    assert await _texts(db, texts) == fresh  # warm: key columns only
+    assert (texts.hits, texts.misses) == (7, 0)
+
+    async with db.session() as s:  # a price change, a later timestamp
+        assert await write.change_item(s, "I12-1", T0 + timedelta(seconds=1),
+                                       price=Decimal("999.50"))
+    async with db.session() as s:  # stock taken by an order at the very same instant
+        assert await write.change_item(s, "I12-2", T0, stock=1)
+    async with db.session() as s:
+        assert await write.delete_item(s, "I12-3", T0 + timedelta(seconds=2))
+    fresh = await _texts(db, None)
+    hits = texts.hits
+    warm = await _texts(db, texts)
+    assert warm == fresh
+    assert texts.hits - hits == 4 and "999.50" in warm[0] and '"I12-3"' not in warm[0]
+
+    # narrow searches (a handful of ids) use the warm texts too, and give the same bytes
+    ids = ["I12-1", "I12-2", "I12-4"]
+    assert await _texts(db, texts, item_ids=ids) == await _texts(db, None, item_ids=ids)
+
+
+async def test_a_narrow_search_does_not_warm_the_domain(db: Database) -> None:
+    texts = ItemTexts()
+    await _texts(db, texts, item_ids=["I12-1"])
+    assert not texts.is_warm(DOMAIN) and len(texts) == 1
+
+
+async def test_handle_search_answers_from_the_texts_it_keeps(db: Database) -> None:
+    texts = ItemTexts()
+    intent = {"fulfillment": {"type": "Delivery"}}
+    answers = []
+    for n in range(2):
+        async with db.session() as s:
+            out = await handle_search(search_request(intent, message_id=f"m-{n}"), s,
+                                      deps(**{TEXTS_KEY: texts}))
+        answers.append([m.payload["message"] for m in out])
+    assert answers[0] == answers[1] and texts.hits == 7
