@@ -122,11 +122,10 @@ async def served_search_ms(
 ) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
     """``handle_search`` as the processor calls it (warm index in ``deps.extras``), for name
     queries in the item's city-wide form and ODOP district (LGD code) filters, across the
-    three retail domains; each reply's messages are serialised as the outbox would."""
+    three retail domains; the replies come back serialised, as the outbox stores them."""
     from ondc_adapter.catalogue.handler import INDEX_KEY, TEXTS_KEY, handle_search
     from ondc_adapter.catalogue.item_texts import ItemTexts
     from ondc_adapter.exchange import InboundRequest, SellerDeps
-    from ondc_adapter.outbox import serialise
     from ondc_adapter.protocol.context import Context
     from ondc_adapter.protocol.durations import format_timestamp
     from ondc_adapter.settings import Settings
@@ -168,13 +167,13 @@ async def served_search_ms(
              domain_of_a_hit(Query(lgd_codes=frozenset({code})), n)),
         ):
             t0 = time.perf_counter()
-            items = 0
-            async with db.session() as s:
-                for message in await handle_search(request(intent, n, domain), s, deps):
-                    serialise(message.payload)
-                    catalog = message.payload["message"].get("catalog") or {}
-                    items += sum(len(p.get("items", ())) for p in catalog.get("bpp/providers", ()))
+            async with db.session() as s:  # the replies come back serialised, as stored
+                replies = await handle_search(request(intent, n, domain), s, deps)
             out[label].append((time.perf_counter() - t0) * 1000)
+            items = 0
+            for message in replies:
+                catalog = message.payload["message"].get("catalog") or {}
+                items += sum(len(p.get("items", ())) for p in catalog.get("bpp/providers", ()))
             found[label].append(items)
     return out, found
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -36,22 +37,28 @@ class InboundRequest:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One ``on_*`` payload bound for ``url``. ``payload`` is the whole JSON object
-    (context, message and optional error); it is serialised exactly once, by the outbox."""
+    """One ``on_*`` message bound for ``url``. ``body`` is the whole JSON object (context,
+    message and optional error) as the exact bytes to sign and send: serialised once, when the
+    message is built (compact UTF-8 JSON, ``serialise``), and stored as is by the outbox."""
 
     action: str
     url: str
     transaction_id: str
     message_id: str
-    payload: dict[str, Any]
+    body: bytes
     expires_at: datetime
     solicited: bool = True
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """``body`` parsed (a new object on every access)."""
+        return json.loads(self.body)  # type: ignore[no-any-return]
 
     @classmethod
     def reply(
         cls,
         request: InboundRequest,
-        message: dict[str, Any],
+        message: dict[str, Any] | str,
         *,
         settings: Settings,
         now: datetime,
@@ -59,7 +66,8 @@ class OutboundMessage:
     ) -> OutboundMessage:
         """The ``on_<action>`` answer to ``request``: same ids, our bpp identity, fresh time.
         The time is never at or before the request's own timestamp: ONDC's log validator
-        requires callbacks to be strictly later, and a peer's clock may run ahead of ours."""
+        requires callbacks to be strictly later, and a peer's clock may run ahead of ours.
+        ``message`` may be given already serialised (see ``build``)."""
         now = max(now, request.context.sent_at + timedelta(milliseconds=1))
         ctx = request.context.callback_context(
             bpp_id=settings.subscriber_id, bpp_uri=settings.bpp_uri, now=now
@@ -73,7 +81,7 @@ class OutboundMessage:
         cls,
         base: Context,
         action: str,
-        message: dict[str, Any],
+        message: dict[str, Any] | str,
         *,
         settings: Settings,
         now: datetime,
@@ -99,25 +107,43 @@ class OutboundMessage:
     def build(
         cls,
         ctx: Context,
-        message: dict[str, Any],
+        message: dict[str, Any] | str,
         *,
         error: Error | None,
         expires_at: datetime,
     ) -> OutboundMessage:
-        payload: dict[str, Any] = {
-            "context": ctx.model_dump(exclude_none=True),
-            "message": message,
-        }
-        if error is not None:
-            payload["error"] = error.model_dump(exclude_none=True, mode="json")
+        """``message`` is the ``message`` object, or its compact JSON text when the producer
+        has it already (``on_search`` pages are built as text: parsing them only to serialise
+        them again would double the cost of a big catalogue). Either way the body is the bytes
+        ``serialise`` gives for ``{"context": ..., "message": ..., "error": ...}``."""
+        context = ctx.model_dump(exclude_none=True)
+        if isinstance(message, str):
+            text = '{"context":' + _dumps(context) + ',"message":' + message
+            if error is not None:
+                text += ',"error":' + _dumps(error.model_dump(exclude_none=True, mode="json"))
+            body = (text + "}").encode("utf-8")
+        else:
+            payload: dict[str, Any] = {"context": context, "message": message}
+            if error is not None:
+                payload["error"] = error.model_dump(exclude_none=True, mode="json")
+            body = serialise(payload)
         return cls(
             action=ctx.action,
             url=callback_url(ctx.bap_uri, ctx.action),
             transaction_id=ctx.transaction_id,
             message_id=ctx.message_id,
-            payload=payload,
+            body=body,
             expires_at=expires_at,
         )
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def serialise(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON (non-ASCII kept as is): the exact bytes signed and sent."""
+    return _dumps(payload).encode("utf-8")
 
 
 def callback_url(bap_uri: str, action: str) -> str:

@@ -1,15 +1,13 @@
 """The durable outbox of ``on_*`` callbacks.
 
 Seller logic calls ``enqueue`` inside its own database transaction, so a callback exists if and
-only if the business change it reports was committed. The body is serialised here, once; the
-dispatcher signs and sends exactly these bytes.
+only if the business change it reports was committed. It stores the message's body (serialised
+once, when the message was built); the dispatcher signs and sends exactly these bytes.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +20,6 @@ PENDING = "pending"
 DELIVERED = "delivered"  # the receiver answered ACK
 NACKED = "nacked"  # the receiver answered NACK: recorded, not retried blindly
 EXPIRED = "expired"  # the request's TTL ran out before an ACK
-
-
-def serialise(payload: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON (non-ASCII kept as is): the exact bytes signed and sent."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class OutboxEntry(Base):
@@ -75,7 +68,7 @@ async def enqueue(session: AsyncSession, message: OutboundMessage, *, now: datet
         url=message.url,
         transaction_id=message.transaction_id,
         message_id=message.message_id,
-        body=serialise(message.payload),
+        body=message.body,
         solicited=message.solicited,
         status=PENDING,
         attempts=0,

@@ -34,7 +34,6 @@ big import), writing each page as soon as it is built instead of returning the m
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -202,8 +201,7 @@ async def _replies(
                 await _enqueue_page(session, request, old, settings, now)
             held = []
     return [
-        OutboundMessage.reply(request, page.message(), settings=settings, now=now)
-        for page in held
+        OutboundMessage.reply(request, page.text, settings=settings, now=now) for page in held
     ]
 
 
@@ -211,11 +209,8 @@ async def _enqueue_page(
     session: AsyncSession, request: InboundRequest, page: Page, settings: Settings,
     now: datetime,
 ) -> None:
-    message = OutboundMessage.reply(request, {}, settings=settings, now=now)
+    message = OutboundMessage.reply(request, page.text, settings=settings, now=now)
     entry = await enqueue(session, message, now=now)
-    # the same bytes outbox.serialise would give for {"context": ..., "message": page}
-    context = json.dumps(message.payload["context"], ensure_ascii=False, separators=(",", ":"))
-    entry.body = ('{"context":' + context + ',"message":' + page.text + "}").encode("utf-8")
     await session.flush()
     session.expunge(entry)  # the 2 MB body is written: let it go
 
@@ -358,7 +353,7 @@ async def _push(
             for base in bases:
                 if keep is not None:
                     message = OutboundMessage.unsolicited(
-                        base, "on_search", page.message(), settings=settings, now=now
+                        base, "on_search", page.text, settings=settings, now=now
                     )
                     await enqueue(session, message, now=now)
                     keep.append(message)
@@ -371,10 +366,8 @@ async def _push(
 async def _enqueue_text(
     session: AsyncSession, base: Context, page: Page, settings: Settings, now: datetime
 ) -> None:
-    """An unsolicited page written with its already-serialised body (see ``_enqueue_page``)."""
-    message = OutboundMessage.unsolicited(base, "on_search", {}, settings=settings, now=now)
+    """An unsolicited page written as soon as it is built (see ``_enqueue_page``)."""
+    message = OutboundMessage.unsolicited(base, "on_search", page.text, settings=settings, now=now)
     entry = await enqueue(session, message, now=now)
-    context = json.dumps(message.payload["context"], ensure_ascii=False, separators=(",", ":"))
-    entry.body = ('{"context":' + context + ',"message":' + page.text + "}").encode("utf-8")
     await session.flush()
     session.expunge(entry)

@@ -17,8 +17,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ondc_adapter.exchange import serialise
 from ondc_adapter.keys import NodeKeys
-from ondc_adapter.outbox import serialise
 from ondc_adapter.protocol.durations import utcnow
 from ondc_adapter.sandbox.lookup import RegistryLookup
 from ondc_adapter.sandbox.onboarding import onboarding_router

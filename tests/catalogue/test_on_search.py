@@ -20,8 +20,8 @@ from ondc_adapter.catalogue.handler import handle_search
 from ondc_adapter.catalogue.importer import import_file
 from ondc_adapter.catalogue.tables import Subscription
 from ondc_adapter.catalogue.validator import validate_on_search
-from ondc_adapter.exchange import SellerDeps
-from ondc_adapter.outbox import OutboxEntry, serialise
+from ondc_adapter.exchange import SellerDeps, serialise
+from ondc_adapter.outbox import OutboxEntry
 from ondc_adapter.protocol.catalog import OnSearchIncrementalMessage, OnSearchMessage
 from ondc_adapter.protocol.schemas import DEFAULT_DIR
 from ondc_adapter.storage import Database

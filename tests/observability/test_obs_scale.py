@@ -17,7 +17,7 @@ from transport_doubles import eventually, node_settings, request_body
 
 from ondc_adapter import keys
 from ondc_adapter.dispatcher import Dispatcher
-from ondc_adapter.exchange import OutboundMessage
+from ondc_adapter.exchange import OutboundMessage, serialise
 from ondc_adapter.handlers import not_supported_handlers
 from ondc_adapter.inbox import PROCESSED, Inbox, InboxEntry, InboxRecord
 from ondc_adapter.outbox import DELIVERED, OutboxAttempt, OutboxEntry, enqueue
@@ -122,7 +122,7 @@ async def test_two_dispatchers_never_deliver_one_callback_twice(
                     url=bap_uri + "on_search",
                     transaction_id=tx,
                     message_id=msg,
-                    payload=payload,
+                    body=serialise(payload),
                     expires_at=now + timedelta(minutes=5),
                 ),
                 now=now,

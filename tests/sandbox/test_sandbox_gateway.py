@@ -9,8 +9,8 @@ from conftest import RegistryHarness, node_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ondc_adapter.exchange import serialise
 from ondc_adapter.keys import NodeKeys, new_keys
-from ondc_adapter.outbox import serialise
 from ondc_adapter.protocol.durations import format_timestamp, utcnow
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup

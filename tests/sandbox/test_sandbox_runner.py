@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ondc_adapter.exchange import serialise
 from ondc_adapter.keys import NodeKeys, new_keys
-from ondc_adapter.outbox import serialise
 from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
 from ondc_adapter.protocol.schemas import DEFAULT_DIR
 from ondc_adapter.sandbox.network import NetworkOptions, start_network, subscribe

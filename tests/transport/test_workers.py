@@ -13,7 +13,7 @@ from transport_doubles import BuyerDouble, eventually, node_settings, request_bo
 
 from ondc_adapter import keys
 from ondc_adapter.dispatcher import Dispatcher, classify
-from ondc_adapter.exchange import InboundRequest, OutboundMessage
+from ondc_adapter.exchange import InboundRequest, OutboundMessage, serialise
 from ondc_adapter.handlers import default_handlers, not_supported_handlers
 from ondc_adapter.inbox import FAILED, PROCESSED, Inbox, InboxEntry, InboxRecord, Recorded
 from ondc_adapter.outbox import (
@@ -177,7 +177,7 @@ async def put_callback(pg_db, url: str, *, expires_in: float = 30.0) -> int:
         url=url,
         transaction_id="t-1",
         message_id=f"m-{now.timestamp()}",
-        payload={"context": {"bpp_id": "seller.test", "message_id": "m"}, "message": {}},
+        body=serialise({"context": {"bpp_id": "seller.test", "message_id": "m"}, "message": {}}),
         expires_at=now + timedelta(seconds=expires_in),
     )
     async with pg_db.session() as s:
