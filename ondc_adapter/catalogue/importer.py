@@ -393,6 +393,7 @@ class _Importer:
                 if self.track and await self.part_changed(table, row):
                     self.changed_providers.add(pid)
                 await write.upsert(self.session, table, [row], ["provider_id", "id"])
+                await write.touch_provider(self.session, pid, self.now)
             if isinstance(parsed, LocationIn):
                 self.providers[pid].add(parsed.id)
                 self.report.locations += 1

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import text
@@ -121,6 +121,9 @@ class SearchIndex:
     provider_watermark: datetime | None = None  # newest provider updated_at seen
     _sorted_vocab: list[str] | None = None
     _next: int = 0
+    # city-wide answers of serving_providers with the shipped city table, by (city,
+    # fulfillment type): every search asks, and walking all stores' locations takes ms
+    _serving: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -152,6 +155,7 @@ class SearchIndex:
             frozenset(text.tokens(name)), frozenset(facts), enabled,
             frozenset(fulfillment_types), tuple(locations),
         )
+        self._serving.clear()
 
     def upsert(self, row: dict[str, Any]) -> None:
         """Index (or re-index) one item; ``row`` has the item columns used here. Dead items
@@ -216,6 +220,16 @@ class SearchIndex:
         """Catch up with the database: providers (with their locations) and items changed
         since the watermarks (everything on first call). Returns the number of item rows
         read."""
+        if self.watermark is not None and self.provider_watermark is not None:
+            # before every search: one round trip says whether anything changed at all
+            newest_provider, newest_item = (await session.execute(select(
+                select(func.max(Provider.updated_at)).scalar_subquery(),
+                select(func.max(Item.updated_at)).scalar_subquery(),
+            ))).one()
+            if (newest_provider is None or newest_provider <= self.provider_watermark) and (
+                newest_item is None or newest_item <= self.watermark
+            ):
+                return 0
         changed_providers = await self.refresh_providers(session)
         since = self.watermark
         newest = since
@@ -232,14 +246,26 @@ class SearchIndex:
                 condition = or_(condition, Item.provider_id.in_(changed_providers))
             i_stmt = i_stmt.where(condition)
         count = 0
-        result = await session.stream(i_stmt.execution_options(yield_per=batch))
-        async for row in result.mappings():
-            self.upsert(dict(row))
-            count += 1
-            if newest is None or row["updated_at"] > newest:
-                newest = row["updated_at"]
+        if since is None:  # the whole catalogue: streamed, a batch in memory at a time
+            result = await session.stream(i_stmt.execution_options(yield_per=batch))
+            async for part in result.mappings().partitions(batch):
+                count += len(part)
+                newest = self._take(part, newest)
+        else:
+            # the catch-up before every search: usually nothing, and a server-side cursor
+            # costs two extra round trips
+            part = (await session.execute(i_stmt)).mappings().all()
+            count = len(part)
+            newest = self._take(part, newest)
         self.watermark = newest
         return count
+
+    def _take(self, rows: Iterable[Any], newest: datetime | None) -> datetime | None:
+        for row in rows:
+            self.upsert(dict(row))
+            if newest is None or row["updated_at"] > newest:
+                newest = row["updated_at"]
+        return newest
 
     async def refresh_providers(self, session: AsyncSession) -> list[str]:
         """Catch up with providers and their locations only (what ``serving_providers``
@@ -280,7 +306,12 @@ class SearchIndex:
     ) -> list[str]:
         """Enabled providers with a location serving the buyer: at the given address when
         the search names one (the finer fact), else anywhere in ``city``; optionally only
-        those offering ``fulfillment_type``."""
+        those offering ``fulfillment_type``. City-wide answers are remembered until a
+        provider changes."""
+        shipped = cities is default_directory()
+        memo = (city, fulfillment_type) if shipped and not (gps or area_code) else None
+        if memo is not None and memo in self._serving:
+            return list(self._serving[memo])
         out = []
         for provider_id, info in self.providers.items():
             if not info.enabled:
@@ -296,7 +327,13 @@ class SearchIndex:
                 for loc in info.locations
             ):
                 out.append(provider_id)
-        return sorted(out)
+        out.sort()
+        if memo is not None:
+            if len(self._serving) > 1000:  # cities x fulfillment types: bounded anyway
+                self._serving.clear()
+            self._serving[memo] = out
+            return list(out)
+        return out
 
     def providers_for_intent(
         self, intent: dict[str, Any], *, city: str, cities: CityDirectory | None = None

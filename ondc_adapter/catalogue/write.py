@@ -227,6 +227,18 @@ async def delete_item(session: AsyncSession, item_id: str, now: datetime) -> boo
     return bool(result.rowcount)
 
 
+async def touch_provider(session: AsyncSession, provider_id: str, now: datetime) -> None:
+    """Stamp the provider of a store or variant group written on its own: readers (the search
+    index's serviceability, cached provider headers) see a provider's parts change through its
+    ``updated_at``."""
+    await session.execute(
+        update(Provider)
+        .where(Provider.id == provider_id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def set_provider_enabled(
     session: AsyncSession, provider_id: str, enabled: bool, now: datetime
 ) -> bool:

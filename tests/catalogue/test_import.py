@@ -176,3 +176,33 @@ async def test_not_json_line_is_reported(pg_db: Database, tmp_path: Path) -> Non
     assert [(p.row, p.field) for p in report.problems] == [(2, "type")]
     assert "not JSON" in report.problems[0].reason
     assert await counts(pg_db) == (0, 0, 0)
+
+
+async def test_a_store_imported_on_its_own_reaches_the_search_index(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """A location row for a provider already in the database stamps that provider, so the
+    search index (which follows providers' updated_at) learns the new store's city."""
+    from datetime import timedelta
+
+    from ondc_adapter.catalogue.cities import default_directory
+    from ondc_adapter.catalogue.search import SearchIndex
+
+    recs = records()
+    recs[0]["locations"][0].update(serviceability="10", radius_km="5")  # Varanasi only
+    assert (await import_file(pg_db, write_jsonl(tmp_path / "a.jsonl", recs), now=NOW)).ok
+    index = SearchIndex()
+    async with pg_db.session() as s:
+        await index.refresh(s)
+    assert index.serving_providers(default_directory(), city="std:080") == []
+    store = {**provider()["locations"][0], "type": "location", "provider_id": "P1",
+             "id": "L2", "city": "Bengaluru", "state": "Karnataka", "area_code": "560001",
+             "std_code": "080", "gps": "12.971599,77.594566", "serviceability": "10",
+             "radius_km": "10"}
+    later = NOW + timedelta(minutes=5)
+    report = await import_file(pg_db, write_jsonl(tmp_path / "b.jsonl", [store]), now=later)
+    assert report.ok, report.problems
+    async with pg_db.session() as s:
+        assert await s.scalar(select(Provider.updated_at).where(Provider.id == "P1")) == later
+        await index.refresh(s)
+    assert index.serving_providers(default_directory(), city="std:080") == ["P1"]

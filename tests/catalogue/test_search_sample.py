@@ -87,3 +87,37 @@ def test_odop_tag_group_filters(index: SearchIndex) -> None:
 
 def test_nonsense_finds_nothing(index: SearchIndex) -> None:
     assert index.search(Query(text="xylophone quantum")) == []
+
+
+def test_city_answers_are_remembered_until_a_store_changes() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from ondc_adapter.catalogue.cities import default_directory
+    from ondc_adapter.catalogue.store import LocationRecord
+
+    def store(pid: str, std: str) -> LocationRecord:
+        return LocationRecord(
+            id="L1", provider_id=pid, street="1 Main Rd", locality="Centre", city="X",
+            state="Y", area_code="560001" if std == "080" else "221001", std_code=std,
+            lat=Decimal("12.9"), lng=Decimal("77.5"), serviceability="10",
+            radius_km=Decimal("5"), pincodes=(), days="1,2,3,4,5,6,7", open_time="0900",
+            close_time="2100", holidays=(), status="enable",
+            updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    idx = SearchIndex()
+    cities = default_directory()
+    idx.set_provider("P1", "One", [], True, fulfillment_types=["Delivery"],
+                     locations=[store("P1", "080")])
+    idx.set_provider("P2", "Two", [], True, fulfillment_types=["Delivery"],
+                     locations=[store("P2", "0542")])
+    assert idx.serving_providers(cities, city="std:080") == ["P1"]
+    answer = idx.serving_providers(cities, city="std:080")
+    answer.append("P9")  # a caller's copy: the remembered answer is not touched
+    assert idx.serving_providers(cities, city="std:080") == ["P1"]
+    idx.set_provider("P2", "Two", [], True, fulfillment_types=["Delivery"],
+                     locations=[store("P2", "080")])  # the store moved to Bengaluru
+    assert idx.serving_providers(cities, city="std:080") == ["P1", "P2"]
+    idx.set_provider("P1", "One", [], False, locations=[store("P1", "080")])  # disabled
+    assert idx.serving_providers(cities, city="std:080") == ["P2"]
+    assert idx.serving_providers(cities, city="std:080", fulfillment_type="Self-Pickup") == []
