@@ -61,14 +61,14 @@ def build_child(url: str, runs: int) -> None:
     from sqlalchemy import select
 
     from ondc_adapter.catalogue.handler import search_pages
-    from ondc_adapter.catalogue.item_texts import ItemTexts
     from ondc_adapter.catalogue.on_search import ITEM_COLUMNS, BppProfile, stream_items
+    from ondc_adapter.catalogue.on_search_cache import OnSearchCache
     from ondc_adapter.catalogue.search import SearchIndex
     from ondc_adapter.catalogue.tables import Item
     from ondc_adapter.storage import Database
 
     index = SearchIndex()
-    texts = ItemTexts()  # as the node keeps it (ONDC_ON_SEARCH_CACHE_MB default)
+    texts = OnSearchCache()  # as the node keeps it (ONDC_ON_SEARCH_CACHE_MB default)
 
     async def once(db: Database, domains: list[str]) -> dict[str, float]:
         started = time.perf_counter()
@@ -79,7 +79,7 @@ def build_child(url: str, runs: int) -> None:
                 async for page in await search_pages(
                     s, intent=FULL_CATALOGUE_INTENT, domain=domain, city="*", index=index,
                     profile=BppProfile(), max_bytes=2_000_000, now=datetime.now(UTC),
-                    texts=texts,
+                    cache=texts,
                 ):
                     body = ('{"context":' + context + ',"message":' + page.text + "}").encode()
                     total += len(body)
@@ -123,8 +123,8 @@ async def served_search_ms(
     """``handle_search`` as the processor calls it (warm index in ``deps.extras``), for name
     queries in the item's city-wide form and ODOP district (LGD code) filters, across the
     three retail domains; the replies come back serialised, as the outbox stores them."""
-    from ondc_adapter.catalogue.handler import INDEX_KEY, TEXTS_KEY, handle_search
-    from ondc_adapter.catalogue.item_texts import ItemTexts
+    from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY, handle_search
+    from ondc_adapter.catalogue.on_search_cache import OnSearchCache
     from ondc_adapter.exchange import InboundRequest, SellerDeps
     from ondc_adapter.protocol.context import Context
     from ondc_adapter.protocol.durations import format_timestamp
@@ -133,7 +133,7 @@ async def served_search_ms(
     settings = Settings(subscriber_id="seller.example.in", bpp_uri="https://seller.example.in",
                         database_url="sqlite+aiosqlite://")
     deps = SellerDeps(settings=settings, now=lambda: datetime.now(UTC),
-                      extras={INDEX_KEY: index, TEXTS_KEY: ItemTexts()})
+                      extras={INDEX_KEY: index, CACHE_KEY: OnSearchCache()})
     domains = ("ONDC:RET10", "ONDC:RET12", "ONDC:RET16")
 
     def request(intent: dict[str, Any], n: int, domain: str) -> InboundRequest:

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     dispatcher_poll_seconds: float = 0.2
     processor_concurrency: int = 4
     on_search_max_bytes: int = 2_000_000
-    # serialised items kept in memory between searches (catalogue.item_texts); 0 turns it off
+    # serialised items kept in memory between searches (catalogue.on_search_cache); 0 turns it off
     on_search_cache_mb: int = Field(default=512, ge=0)
 
     # seller terms (charges, settlement, bpp_terms): a JSON file of OrderPolicy fields

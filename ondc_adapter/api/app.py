@@ -34,8 +34,8 @@ from ondc_adapter.api.nack import internal_error
 from ondc_adapter.api.pipeline import InboundPipeline
 from ondc_adapter.catalogue import admin as catalogue_admin
 from ondc_adapter.catalogue import link as catalogue_link
-from ondc_adapter.catalogue.handler import INDEX_KEY, TEXTS_KEY
-from ondc_adapter.catalogue.item_texts import ItemTexts
+from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY
+from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.dispatcher import Dispatcher
 from ondc_adapter.exchange import Handler
@@ -72,8 +72,8 @@ def seller_extras(settings: Settings) -> dict[str, object]:
             "ONDC_SELLER_TERMS_FILE is required outside the local sandbox: the built-in terms "
             "carry sample tax numbers and settlement accounts (see docs/seller-terms.example.json)"
         )
-    texts = ItemTexts(max_chars=settings.on_search_cache_mb * 2**20)
-    return {INDEX_KEY: SearchIndex(), TEXTS_KEY: texts, "order_policy": policy}
+    cache = OnSearchCache(max_chars=settings.on_search_cache_mb * 2**20)
+    return {INDEX_KEY: SearchIndex(), CACHE_KEY: cache, "order_policy": policy}
 
 
 def utc_now() -> datetime:

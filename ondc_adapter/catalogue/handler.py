@@ -21,8 +21,8 @@ Replies are split into several ``on_search`` callbacks when the catalogue is lar
 
 The search index lives in ``deps.extras["catalogue_index"]`` (a ``SearchIndex`` the app creates
 at startup); without one a throw-away index is built for the request (correct, but slow for big
-catalogues). ``deps.extras["catalogue_texts"]`` may hold the process's ``ItemTexts``
-(serialised items kept between searches, see ``item_texts``); ``deps.extras["bpp_profile"]``
+catalogues). ``deps.extras["on_search_cache"]`` may hold the process's ``OnSearchCache``
+(serialised items kept between searches, see ``on_search_cache``); ``deps.extras["bpp_profile"]``
 may hold a ``BppProfile``.
 
 ``push_incremental`` is what every seller change calls (the admin API, ``catalogue import``,
@@ -43,9 +43,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.cities import CityDirectory
-from ondc_adapter.catalogue.item_texts import ItemTexts
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
+from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
 from ondc_adapter.catalogue.store import stock_changes
 from ondc_adapter.catalogue.tables import Item, Subscription
@@ -59,7 +59,7 @@ from ondc_adapter.protocol.errors import Code
 from ondc_adapter.settings import Settings
 
 INDEX_KEY = "catalogue_index"
-TEXTS_KEY = "catalogue_texts"
+CACHE_KEY = "on_search_cache"
 INLINE_PAGES_KEY = "on_search_inline_pages"
 PROFILE_KEY = "bpp_profile"
 
@@ -75,9 +75,9 @@ def _catalog_inc(intent: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
-def texts_of(deps: SellerDeps) -> ItemTexts | None:
-    texts = deps.extras.get(TEXTS_KEY)
-    return texts if isinstance(texts, ItemTexts) else None
+def cache_of(deps: SellerDeps) -> OnSearchCache | None:
+    cache = deps.extras.get(CACHE_KEY)
+    return cache if isinstance(cache, OnSearchCache) else None
 
 
 def profile_of(deps: SellerDeps) -> BppProfile:
@@ -102,7 +102,7 @@ async def handle_search(
     intent = message.intent.model_dump(by_alias=True, exclude_none=True)
     incremental = _catalog_inc(intent)
     profile = profile_of(deps)
-    texts = texts_of(deps)
+    cache = cache_of(deps)
     if incremental is not None:
         mode = incremental.get("mode")
         if mode in ("start", "stop"):
@@ -124,7 +124,7 @@ async def handle_search(
         pages = iter_pages(
             session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,
             domain=ctx.domain, incremental=True, changed_since=start, changed_until=end,
-            texts=texts,
+            cache=cache,
         )
         return await _replies(session, request, pages, deps)
 
@@ -139,7 +139,7 @@ async def handle_search(
     pages = await search_pages(
         session, intent=intent, domain=ctx.domain, city=ctx.city,
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
-        max_bytes=settings.on_search_max_bytes, now=now, texts=texts,
+        max_bytes=settings.on_search_max_bytes, now=now, cache=cache,
     )
     return await _replies(session, request, pages, deps)
 
@@ -155,12 +155,12 @@ async def search_pages(
     max_bytes: int,
     now: datetime,
     cities: CityDirectory | None = None,
-    texts: ItemTexts | None = None,
+    cache: OnSearchCache | None = None,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
-    ``cities`` defaults to the shipped city table; ``texts``, the process's ``ItemTexts``."""
+    ``cities`` defaults to the shipped city table; ``cache``, the process's ``OnSearchCache``."""
     query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
@@ -174,7 +174,7 @@ async def search_pages(
         item_ids = index.search(query)
     return iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,
-        domain=domain, item_ids=item_ids, provider_ids=providers, texts=texts,
+        domain=domain, item_ids=item_ids, provider_ids=providers, cache=cache,
     )
 
 

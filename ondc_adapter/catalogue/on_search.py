@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ondc_adapter.catalogue.item_texts import ItemTexts, Key
+from ondc_adapter.catalogue.on_search_cache import Key, OnSearchCache
 from ondc_adapter.catalogue.tables import (
     STATIC_JSON_COLUMNS,
     Item,
@@ -147,7 +147,7 @@ def _uncached(column: Any) -> Any:
 ITEM_COLUMNS = (*LIVE_COLUMNS, Item.static_json, *map(_uncached, STATIC_COLUMNS))
 _STATIC_AT = len(LIVE_COLUMNS)
 _STOCK, _LIVE, _UPDATED_AT = 6, 10, 11
-# What a search reads of an item whose text it holds (item_texts.ItemTexts): the first four
+# What a search reads of an item whose text it holds (on_search_cache.OnSearchCache): the first four
 # as in ITEM_COLUMNS, then the text's key (updated_at, stock, live).
 KEY_COLUMNS = (*LIVE_COLUMNS[:4], LIVE_COLUMNS[_UPDATED_AT], Item.stock, LIVE_COLUMNS[_LIVE])
 _JSON_AT = frozenset(n for n, c in enumerate(STATIC_COLUMNS) if c.key in _JSON_KEYS)
@@ -487,7 +487,7 @@ class PageBuilder:
         self._groups: dict[str, str] = {}
         self._cats: list[str] = []
         self._used: set[str] = set()
-        self._item_texts: list[str] = []
+        self._on_search_cache: list[str] = []
         self._open = False
 
     # the provider text = header without its closing brace + categories + items
@@ -497,8 +497,8 @@ class PageBuilder:
             return self._head
         if self.full or self._cats:
             body += ',"categories":[' + ",".join(self._cats) + "]"
-        if self._item_texts or self.full:
-            body += ',"items":[' + ",".join(self._item_texts) + "]"
+        if self._on_search_cache or self.full:
+            body += ',"items":[' + ",".join(self._on_search_cache) + "]"
         return body + "}"
 
     def _provider_overhead(self) -> int:
@@ -526,7 +526,7 @@ class PageBuilder:
         overhead = self._provider_overhead()
         if self._providers and self._size + overhead > self.max_bytes:
             self._close_page()
-        self._cats, self._used, self._item_texts = [], set(), []
+        self._cats, self._used, self._on_search_cache = [], set(), []
         self._size += overhead
         self._open = True
 
@@ -539,7 +539,7 @@ class PageBuilder:
         size = _size(text) + 1
         group_text = self._groups.get(group) if group and group not in self._used else None
         extra = _size(group_text) + 1 if group_text else 0
-        if self._item_texts and self._size + size + extra > self.max_bytes:
+        if self._on_search_cache and self._size + size + extra > self.max_bytes:
             # split: this provider continues on the next page with its header repeated
             self._end_part()
             self._close_page()
@@ -549,7 +549,7 @@ class PageBuilder:
         if group_text:
             self._cats.append(group_text)
             self._used.add(group)  # type: ignore[arg-type]
-        self._item_texts.append(text)
+        self._on_search_cache.append(text)
         self._size += size + extra
         self._items += 1
 
@@ -571,8 +571,10 @@ class PageBuilder:
 
 
 async def _headers(
-    session: AsyncSession, provider_ids: Sequence[str]
+    session: AsyncSession, provider_ids: Sequence[str], cache: OnSearchCache | None = None
 ) -> dict[str, ProviderHeader]:
+    """Providers with their locations and variant groups; parts held in ``cache`` under the
+    provider's current ``updated_at`` are not read again."""
     out: dict[str, ProviderHeader] = {}
     pg = await is_postgres(session)
     for start in range(0, len(provider_ids), 500):
@@ -580,21 +582,34 @@ async def _headers(
         providers = (
             await session.scalars(select(Provider).where(among(Provider.id, chunk, pg)))
         ).all()
+        unread: list[str] = []
         for p in providers:
-            out[p.id] = ProviderHeader(p, [], {})
+            held = cache.parts.get(p.id) if cache is not None else None
+            if held is not None and held[0] == p.updated_at:
+                out[p.id] = ProviderHeader(p, list(held[1]), dict(held[2]))
+            else:
+                out[p.id] = ProviderHeader(p, [], {})
+                unread.append(p.id)
+        if not unread:
+            continue
         for loc in (
             await session.scalars(
-                select(Location).where(among(Location.provider_id, chunk, pg))
+                select(Location).where(among(Location.provider_id, unread, pg))
                 .order_by(Location.id)
             )
         ).all():
             out[loc.provider_id].locations.append(loc)
         for group in (
             await session.scalars(
-                select(VariantGroup).where(among(VariantGroup.provider_id, chunk, pg))
+                select(VariantGroup).where(among(VariantGroup.provider_id, unread, pg))
             )
         ).all():
             out[group.provider_id].groups[group.id] = group
+        if cache is not None:
+            for pid in unread:
+                header = out[pid]
+                cache.parts[pid] = (header.provider.updated_at, tuple(header.locations),
+                                    dict(header.groups))
     return out
 
 
@@ -649,7 +664,7 @@ async def item_rows(
     *,
     ts: _Timestamps,
     accept: Callable[[Any], bool],
-    texts: ItemTexts | None = None,
+    cache: OnSearchCache | None = None,
     domain: str | None = None,
     whole_domain: bool = False,
     ids: Sequence[str] | None = None,
@@ -658,30 +673,30 @@ async def item_rows(
     order, a batch at a time; ``row[0:4]`` is (id, provider_id, domain, parent_item_id) and
     ``accept(row)`` False skips a row before any text is made.
 
-    With ``texts`` (``item_texts.ItemTexts``) warm for ``domain``, only ``KEY_COLUMNS`` are
+    With ``cache`` (``on_search_cache.OnSearchCache``) warm for ``domain``, only ``KEY_COLUMNS`` are
     streamed and the whole rows of the items not held are fetched per batch; otherwise whole
-    rows are streamed and their texts kept. ``whole_domain``: these conditions cover the
+    rows are streamed and their texts kept in it. ``whole_domain``: these conditions cover the
     domain's catalogue as a full search reads it (not a handful of ids), so reading them warms
     the domain. ``ids``: the item ids the conditions select, when a short list (a name
     search): the key columns are read first when most of them are held, warm domain or not."""
     order = (Item.provider_id, Item.domain, Item.id)
     pg = await is_postgres(session)
-    narrow = texts is not None and (texts.is_warm(domain) or (
-        ids is not None and 2 * sum(i in texts.entries for i in ids) >= len(ids)
+    narrow = cache is not None and (cache.is_warm(domain) or (
+        ids is not None and 2 * sum(i in cache.entries for i in ids) >= len(ids)
     ))
-    if texts is None or not narrow:
+    if cache is None or not narrow:
         stmt = select(*ITEM_COLUMNS).where(*conditions).order_by(*order)
         async for batch in stream_batches(session, stmt, few=ids is not None):
             out = [(row, item_text(row, ts)) for row in batch if accept(row)]
-            if texts is not None:
+            if cache is not None:
                 for row, text in out:
-                    texts.put(row[0], _wide_key(row), text)
+                    cache.put(row[0], _wide_key(row), text)
             yield out
-        if texts is not None and domain is not None and whole_domain:
-            texts.mark_warm(domain)
+        if cache is not None and domain is not None and whole_domain:
+            cache.mark_warm(domain)
         return
     connection = await session.connection()
-    entries = texts.entries  # read directly: this loop runs once per item of the catalogue
+    entries = cache.entries  # read directly: this loop runs once per item of the catalogue
     stmt = select(*KEY_COLUMNS).where(*conditions).order_by(*order)
     async for batch in stream_batches(session, stmt, few=ids is not None):
         found: dict[str, str] = {}
@@ -693,13 +708,13 @@ async def item_rows(
                     found[row[0]] = entry[1]
                 else:
                     missing.append(row[0])
-        texts.count(hits=len(found), misses=len(missing))
+        cache.count(hits=len(found), misses=len(missing))
         if missing:
             # the same conditions: a row changed since the key read is judged as it is now
             fetch = select(*ITEM_COLUMNS).where(among(Item.id, missing, pg), *conditions)
             for row in (await connection.execute(fetch)).all():
                 text = found[row[0]] = item_text(row, ts)
-                texts.put(row[0], _wide_key(row), text)
+                cache.put(row[0], _wide_key(row), text)
         # None: skipped, or gone since the key read
         yield [(row, found[row[0]]) for row in batch if row[0] in found]
 
@@ -716,7 +731,7 @@ async def iter_pages(
     incremental: bool = False,
     changed_since: datetime | None = None,
     changed_until: datetime | None = None,
-    texts: ItemTexts | None = None,
+    cache: OnSearchCache | None = None,
 ) -> AsyncIterator[Page]:
     """``on_search`` pages for the selected items, grouped by provider, each at most
     ``max_bytes`` when wrapped in its envelope; yielded as soon as they are full, so memory
@@ -728,7 +743,7 @@ async def iter_pages(
     ``provider_ids``; disabled and deleted ones carry ``time.label = "disable"``; a provider
     whose own record did not change is sent as ``{"id", "items"}`` only.
 
-    ``texts``: the process's ``ItemTexts``, so items unchanged since an earlier search are
+    ``cache``: the process's ``OnSearchCache``, so items unchanged since an earlier search are
     not read from the database again (see ``item_rows``)."""
     ts = _Timestamps()
     today = now.date().isoformat()
@@ -812,7 +827,7 @@ async def iter_pages(
         # listed providers need no query (any number of them): unknown ids get no header
         changed_providers |= set(provider_ids or ())
         involved |= changed_providers
-    headers = await _headers(session, sorted(involved))
+    headers = await _headers(session, sorted(involved), cache)
     if not incremental:
         headers = {
             k: h for k, h in headers.items()
@@ -828,7 +843,7 @@ async def iter_pages(
     current: tuple[str, str] | None = None
     emitted: set[str] = set()
     async for batch in item_rows(
-        session, conditions, ts=ts, accept=accept, texts=texts, domain=domain,
+        session, conditions, ts=ts, accept=accept, cache=cache, domain=domain,
         whole_domain=item_ids is None and not incremental,
         ids=item_ids if item_ids is not None and wanted is None else None,
     ):

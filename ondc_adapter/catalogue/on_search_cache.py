@@ -1,7 +1,7 @@
-"""Serialised ``on_search`` items kept in memory between searches.
+"""What ``on_search`` keeps in memory between searches: serialised items, providers' parts.
 
 Why: a full-catalogue answer of 100,000 items spends most of its time reading the items' JSON
-text (``Item.static_json``, ~190 MB) out of the database, not building pages. ``ItemTexts``
+text (``Item.static_json``, ~190 MB) out of the database, not building pages. ``OnSearchCache``
 holds each item's finished ``items[]`` text under the row facts that change whenever that text
 can: ``updated_at`` (every writer stamps it: ``catalogue.write``, ``catalogue.store``), plus
 ``stock`` and liveness, which order reservations and enable/disable change most often, read
@@ -13,6 +13,10 @@ key no longer matches, a batch at a time. A text is used only when the row read 
 search has the key the text was made from, so the database stays the source of truth and
 nothing has to be invalidated: an item rewritten by another process simply misses.
 
+Provider headers need the provider's stores and variant groups: they are written with the
+provider and stamp its ``updated_at`` (``catalogue.write.touch_provider`` when written alone),
+so they are kept under it, and a search reads only the providers rows (one query, not three).
+
 Memory: the texts are as large as the catalogue's JSON (~1.9 KB per item, ~200 MB for
 100,000 items); past ``max_chars`` new texts are not kept (searches then read them from the
 database, as without a cache). One per process, like the search index; safe under asyncio
@@ -23,18 +27,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 Key = tuple[datetime, int, bool]  # (updated_at, stock, live)
 
 
 @dataclass
-class ItemTexts:
+class OnSearchCache:
     """Item id -> (key, ``on_search.item_text`` of the row with that key)."""
 
     max_chars: int = 512 * 2**20
     entries: dict[str, tuple[Key, str]] = field(default_factory=dict)
     chars: int = 0
     warm: set[str] = field(default_factory=set)  # domains read in full at least once
+    # provider id -> (its updated_at, its locations, its variant groups by id): ORM objects
+    # read in an earlier session, only ever read (on_search.ProviderHeader)
+    parts: dict[str, tuple[datetime, tuple[Any, ...], dict[str, Any]]] = field(
+        default_factory=dict
+    )
     hits: int = 0
     misses: int = 0
 
@@ -72,4 +82,5 @@ class ItemTexts:
     def clear(self) -> None:
         self.entries.clear()
         self.warm.clear()
+        self.parts.clear()
         self.chars = 0

@@ -1,4 +1,4 @@
-"""Serialised items kept between searches (``catalogue.item_texts``): a warm search gives the
+"""Serialised items kept between searches (``catalogue.on_search_cache``): a warm search gives the
 same bytes as one that reads everything from the database, and every kind of change shows."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ondc_adapter.catalogue import on_search, write
-from ondc_adapter.catalogue.handler import TEXTS_KEY, handle_search
+from ondc_adapter.catalogue.handler import CACHE_KEY, handle_search
 from ondc_adapter.catalogue.importer import import_file
-from ondc_adapter.catalogue.item_texts import ItemTexts
+from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.storage import Database
 
 from .helpers import NOW, deps, records, ret12_item, search_request, write_jsonl
@@ -23,7 +23,7 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_get_put_and_key_mismatch() -> None:
-    texts = ItemTexts()
+    texts = OnSearchCache()
     key = (T0, 5, True)
     assert texts.get("I1", key) is None
     texts.put("I1", key, '{"id":"I1"}')
@@ -36,7 +36,7 @@ def test_get_put_and_key_mismatch() -> None:
 
 
 def test_size_cap_keeps_no_stale_text() -> None:
-    texts = ItemTexts(max_chars=10)
+    texts = OnSearchCache(max_chars=10)
     texts.put("I1", (T0, 1, True), "12345")
     texts.put("I2", (T0, 1, True), "1234567890")  # would pass the cap: not kept
     assert texts.get("I2", (T0, 1, True)) is None and texts.chars == 5
@@ -59,16 +59,16 @@ async def db(each_db: Database, tmp_path: Path) -> Database:
     return database
 
 
-async def _texts(db: Database, texts: ItemTexts | None, **kw: Any) -> list[str]:
+async def _texts(db: Database, texts: OnSearchCache | None, **kw: Any) -> list[str]:
     async with db.session() as s:
         pages = await on_search.build_pages(
             s, profile=on_search.BppProfile(), max_bytes=2_000_000, now=NOW, domain=DOMAIN,
-            texts=texts, **kw)
+            cache=texts, **kw)
     return [p.text for p in pages]
 
 
 async def test_warm_pages_are_the_same_bytes_and_follow_every_change(db: Database) -> None:
-    texts = ItemTexts()
+    texts = OnSearchCache()
     fresh = await _texts(db, None)
     assert await _texts(db, texts) == fresh  # cold: read in full, kept
     assert texts.is_warm(DOMAIN) and len(texts) == 7 and texts.hits == 0
@@ -94,18 +94,42 @@ async def test_warm_pages_are_the_same_bytes_and_follow_every_change(db: Databas
 
 
 async def test_a_narrow_search_does_not_warm_the_domain(db: Database) -> None:
-    texts = ItemTexts()
+    texts = OnSearchCache()
     await _texts(db, texts, item_ids=["I12-1"])
     assert not texts.is_warm(DOMAIN) and len(texts) == 1
 
 
 async def test_handle_search_answers_from_the_texts_it_keeps(db: Database) -> None:
-    texts = ItemTexts()
+    texts = OnSearchCache()
     intent = {"fulfillment": {"type": "Delivery"}}
     answers = []
     for n in range(2):
         async with db.session() as s:
             out = await handle_search(search_request(intent, message_id=f"m-{n}"), s,
-                                      deps(**{TEXTS_KEY: texts}))
+                                      deps(**{CACHE_KEY: texts}))
         answers.append([m.payload["message"] for m in out])
     assert answers[0] == answers[1] and texts.hits == 7
+
+
+async def test_provider_parts_follow_the_provider(db: Database, tmp_path: Path) -> None:
+    """Stores and variant groups are kept under the provider's updated_at: a store changed
+    by a later import (alone, or with its provider) shows in the next warm answer."""
+    from .helpers import provider
+
+    cache = OnSearchCache()
+    await _texts(db, cache)
+    assert "P1" in cache.parts
+    store = {**provider()["locations"][0], "type": "location", "provider_id": "P1",
+             "close_time": "2130"}
+    report = await import_file(db, write_jsonl(tmp_path / "s.jsonl", [store]),
+                               now=T0 + timedelta(minutes=1))
+    assert report.ok, report.problems
+    warm = await _texts(db, cache)
+    assert warm == await _texts(db, None) and '"2130"' in warm[0]
+    renamed = provider(variant_groups=[{"id": "VG1", "name": "Colours of the saree",
+                                        "attributes": ["colour"]}])
+    report = await import_file(db, write_jsonl(tmp_path / "p.jsonl", [renamed]),
+                               now=T0 + timedelta(minutes=2))
+    assert report.ok, report.problems
+    warm = await _texts(db, cache)
+    assert warm == await _texts(db, None) and "Colours of the saree" in warm[0]
