@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     on_search_max_bytes: int = 2_000_000
     # serialised items kept in memory between searches (catalogue.on_search_cache); 0 turns it off
     on_search_cache_mb: int = Field(default=512, ge=0)
+    # build the search index and fill that cache in the background at start-up
+    catalogue_warm_up: bool = True
 
     # seller terms (charges, settlement, bpp_terms): a JSON file of OrderPolicy fields
     seller_terms_file: Path | None = None

@@ -37,6 +37,7 @@ from ondc_adapter.catalogue import link as catalogue_link
 from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.search import SearchIndex
+from ondc_adapter.catalogue.warmup import warm_up
 from ondc_adapter.dispatcher import Dispatcher
 from ondc_adapter.exchange import Handler
 from ondc_adapter.handlers import default_handlers
@@ -74,6 +75,23 @@ def seller_extras(settings: Settings) -> dict[str, object]:
         )
     cache = OnSearchCache(max_chars=settings.on_search_cache_mb * 2**20)
     return {INDEX_KEY: SearchIndex(), CACHE_KEY: cache, "order_policy": policy}
+
+
+async def _warm_catalogue(database: Database, extras: dict[str, object]) -> None:
+    """``catalogue.warmup.warm_up`` for the app's index and cache; a failure is logged (the
+    node still works: both fill on first use)."""
+    index, cache = extras.get(INDEX_KEY), extras.get(CACHE_KEY)
+    if not isinstance(index, SearchIndex):
+        return
+    try:
+        done = await warm_up(database, index, cache if isinstance(cache, OnSearchCache) else None)
+    except Exception as exc:  # the database may be busy or down: searches will retry
+        log.warning("catalogue.warm_up_failed", error=repr(exc))
+        return
+    # the index and cache live as long as the process, like the start-up objects
+    gc.freeze()
+    log.info("catalogue.warmed", items_indexed=done.indexed, items_cached=done.cached,
+             seconds=round(done.seconds, 2))
 
 
 def utc_now() -> datetime:
@@ -201,6 +219,11 @@ def create_app(
             # Everything allocated so far (schemas, routes, metadata) lives as long as the
             # process: freezing it keeps the collector from rescanning it on every full pass.
             gc.freeze()
+            warming: asyncio.Task[None] | None = None
+            if run_workers and settings.catalogue_warm_up:
+                warming = asyncio.create_task(
+                    _warm_catalogue(database, extras), name="catalogue-warm-up"
+                )
             log.info(
                 "node.started",
                 subscriber_id=settings.subscriber_id,
@@ -211,6 +234,9 @@ def create_app(
             try:
                 yield
             finally:
+                if warming is not None:
+                    warming.cancel()
+                    await asyncio.gather(warming, return_exceptions=True)
                 stop.set()
                 processor.wake()
                 dispatcher.wake()

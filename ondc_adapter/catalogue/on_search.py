@@ -662,8 +662,8 @@ async def item_rows(
     session: AsyncSession,
     conditions: Sequence[Any],
     *,
-    ts: _Timestamps,
     accept: Callable[[Any], bool],
+    ts: _Timestamps | None = None,
     cache: OnSearchCache | None = None,
     domain: str | None = None,
     whole_domain: bool = False,
@@ -679,6 +679,7 @@ async def item_rows(
     domain's catalogue as a full search reads it (not a handful of ids), so reading them warms
     the domain. ``ids``: the item ids the conditions select, when a short list (a name
     search): the key columns are read first when most of them are held, warm domain or not."""
+    ts = ts if ts is not None else _Timestamps()
     order = (Item.provider_id, Item.domain, Item.id)
     pg = await is_postgres(session)
     narrow = cache is not None and (cache.is_warm(domain) or (

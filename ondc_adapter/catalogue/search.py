@@ -31,6 +31,7 @@ state and product names are indexed.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ class SearchIndex:
     # city-wide answers of serving_providers with the shipped city table, by (city,
     # fulfillment type): every search asks, and walking all stores' locations takes ms
     _serving: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
+    # one catch-up at a time: concurrent searches (several processor loops, the start-up
+    # warm-up) would otherwise each read the whole catalogue into the same index
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -220,6 +224,10 @@ class SearchIndex:
         """Catch up with the database: providers (with their locations) and items changed
         since the watermarks (everything on first call). Returns the number of item rows
         read."""
+        async with self._lock:
+            return await self._refresh(session, batch)
+
+    async def _refresh(self, session: AsyncSession, batch: int) -> int:
         if self.watermark is not None and self.provider_watermark is not None:
             # before every search: one round trip says whether anything changed at all
             newest_provider, newest_item = (await session.execute(select(
@@ -230,7 +238,7 @@ class SearchIndex:
                 newest_item is None or newest_item <= self.watermark
             ):
                 return 0
-        changed_providers = await self.refresh_providers(session)
+        changed_providers = await self._refresh_providers(session)
         since = self.watermark
         newest = since
         cols = [
@@ -270,6 +278,10 @@ class SearchIndex:
     async def refresh_providers(self, session: AsyncSession) -> list[str]:
         """Catch up with providers and their locations only (what ``serving_providers``
         needs; a full-catalogue search needs no item index). Returns the changed ids."""
+        async with self._lock:
+            return await self._refresh_providers(session)
+
+    async def _refresh_providers(self, session: AsyncSession) -> list[str]:
         since = self.provider_watermark
         p_stmt = select(Provider)
         if since is not None:

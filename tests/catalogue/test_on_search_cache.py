@@ -133,3 +133,37 @@ async def test_provider_parts_follow_the_provider(db: Database, tmp_path: Path) 
     assert report.ok, report.problems
     warm = await _texts(db, cache)
     assert warm == await _texts(db, None) and "Colours of the saree" in warm[0]
+
+
+async def test_the_node_warms_index_and_cache_at_start(db: Database, tmp_path: Path) -> None:
+    import asyncio
+
+    from ondc_adapter import keys
+    from ondc_adapter.api.app import create_app
+    from ondc_adapter.catalogue.handler import INDEX_KEY
+    from ondc_adapter.registry import StaticKeyResolver
+
+    from .helpers import settings
+
+    node_keys = keys.new_keys("seller.example.in", "uk1")
+    keys.write_keys(node_keys, tmp_path / "keys")
+    config = settings(unique_key_id="uk1", keys_dir=tmp_path / "keys", database_url=db.url)
+    app = create_app(config, db=db, key_resolver=StaticKeyResolver([]))
+    async with app.router.lifespan_context(app):
+        extras = app.state.processor.deps.extras
+        index, cache = extras[INDEX_KEY], extras[CACHE_KEY]
+        for _ in range(200):
+            if cache.is_warm(DOMAIN) and cache.is_warm("ONDC:RET16"):
+                break
+            await asyncio.sleep(0.02)
+        assert len(index) == 9 and len(cache) == 9
+        assert {"ONDC:RET10", "ONDC:RET12", "ONDC:RET16"} <= cache.warm
+        # a full search now reads no item text from the database
+        assert await _texts(db, cache) == await _texts(db, None)
+        assert cache.misses == 0
+
+    quiet = create_app(config.model_copy(update={"catalogue_warm_up": False}), db=db,
+                       key_resolver=StaticKeyResolver([]))
+    async with quiet.router.lifespan_context(quiet):
+        await asyncio.sleep(0.2)
+        assert len(quiet.state.processor.deps.extras[CACHE_KEY]) == 0
