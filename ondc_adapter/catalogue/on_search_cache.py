@@ -18,9 +18,10 @@ provider and stamp its ``updated_at`` (``catalogue.write.touch_provider`` when w
 so they are kept under it, and a search reads only the providers rows (one query, not three).
 
 Memory: the texts are as large as the catalogue's JSON (~1.9 KB per item, ~200 MB for
-100,000 items); past ``max_chars`` new texts are not kept (searches then read them from the
-database, as without a cache). One per process, like the search index; safe under asyncio
-(no awaits inside its methods), not across threads.
+100,000 items); past ``max_chars`` new texts are not kept, and searches read whole rows
+again, as without a cache (reading keys first would only add a round trip for the misses).
+One per process, like the search index; safe under asyncio (no awaits inside its methods),
+not across threads.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class OnSearchCache:
     )
     hits: int = 0
     misses: int = 0
+    overflowed: bool = False  # a text was turned away by max_chars
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -66,6 +68,7 @@ class OnSearchCache:
         old = self.entries.get(item_id)
         grown = len(text) - (len(old[1]) if old is not None else 0)
         if self.chars + grown > self.max_chars:
+            self.overflowed = True
             if old is not None:  # never keep a text whose key is known to be stale
                 del self.entries[item_id]
                 self.chars -= len(old[1])
@@ -74,7 +77,7 @@ class OnSearchCache:
         self.chars += grown
 
     def is_warm(self, domain: str | None) -> bool:
-        return domain is not None and domain in self.warm
+        return domain is not None and domain in self.warm and not self.overflowed
 
     def mark_warm(self, domain: str) -> None:
         self.warm.add(domain)
@@ -84,3 +87,4 @@ class OnSearchCache:
         self.warm.clear()
         self.parts.clear()
         self.chars = 0
+        self.overflowed = False
