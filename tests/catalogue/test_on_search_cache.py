@@ -170,3 +170,43 @@ async def test_the_node_warms_index_and_cache_at_start(db: Database, tmp_path: P
     async with quiet.router.lifespan_context(quiet):
         await asyncio.sleep(0.2)
         assert len(quiet.state.processor.deps.extras[CACHE_KEY]) == 0
+
+
+async def test_random_changes_never_make_a_warm_answer_differ(
+    db: Database, tmp_path: Path
+) -> None:
+    """Stateful check: after each of many random seller changes (price, stock, enable,
+    delete, rename by import, provider off and on), every search form answered from the
+    warm cache is byte for byte the answer without it."""
+    import random
+
+    rng = random.Random(20261202)
+    cache = OnSearchCache()
+    ids = ["I12", *(f"I12-{n}" for n in range(6))]
+    clock = T0
+    for step in range(40):
+        clock += timedelta(seconds=1)
+        target = rng.choice(ids)
+        kind = rng.choice(["price", "stock", "stock_same_instant", "enable", "delete",
+                           "rename", "provider"])
+        async with db.session() as s:
+            if kind == "price":
+                await write.change_item(s, target, clock, price=Decimal(rng.randint(900, 1500)))
+            elif kind == "stock":
+                await write.change_item(s, target, clock, stock=rng.randint(0, 30))
+            elif kind == "stock_same_instant":
+                await write.change_item(s, target, T0, stock=rng.randint(0, 30))
+            elif kind == "enable":
+                await write.change_item(s, target, clock, enabled=rng.random() < 0.5)
+            elif kind == "delete":
+                await write.delete_item(s, target, clock)
+            elif kind == "provider":
+                await write.set_provider_enabled(s, "P1", rng.random() < 0.7, clock)
+        if kind == "rename":  # a full rewrite of the item (and back to live), as an import
+            row = ret12_item(target, name=f"Banarasi silk saree, batch {step}")
+            report = await import_file(db, write_jsonl(tmp_path / f"r{step}.jsonl", [row]),
+                                       now=clock)
+            assert report.ok, report.problems
+        for kw in ({}, {"item_ids": rng.sample(ids, 3)}):
+            assert await _texts(db, cache, **kw) == await _texts(db, None, **kw), (step, kind)
+    assert cache.hits > 0
