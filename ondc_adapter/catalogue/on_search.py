@@ -487,7 +487,7 @@ class PageBuilder:
         self._groups: dict[str, str] = {}
         self._cats: list[str] = []
         self._used: set[str] = set()
-        self._on_search_cache: list[str] = []
+        self._item_texts: list[str] = []
         self._open = False
 
     # the provider text = header without its closing brace + categories + items
@@ -497,8 +497,8 @@ class PageBuilder:
             return self._head
         if self.full or self._cats:
             body += ',"categories":[' + ",".join(self._cats) + "]"
-        if self._on_search_cache or self.full:
-            body += ',"items":[' + ",".join(self._on_search_cache) + "]"
+        if self._item_texts or self.full:
+            body += ',"items":[' + ",".join(self._item_texts) + "]"
         return body + "}"
 
     def _provider_overhead(self) -> int:
@@ -526,7 +526,7 @@ class PageBuilder:
         overhead = self._provider_overhead()
         if self._providers and self._size + overhead > self.max_bytes:
             self._close_page()
-        self._cats, self._used, self._on_search_cache = [], set(), []
+        self._cats, self._used, self._item_texts = [], set(), []
         self._size += overhead
         self._open = True
 
@@ -539,7 +539,7 @@ class PageBuilder:
         size = _size(text) + 1
         group_text = self._groups.get(group) if group and group not in self._used else None
         extra = _size(group_text) + 1 if group_text else 0
-        if self._on_search_cache and self._size + size + extra > self.max_bytes:
+        if self._item_texts and self._size + size + extra > self.max_bytes:
             # split: this provider continues on the next page with its header repeated
             self._end_part()
             self._close_page()
@@ -549,7 +549,7 @@ class PageBuilder:
         if group_text:
             self._cats.append(group_text)
             self._used.add(group)  # type: ignore[arg-type]
-        self._on_search_cache.append(text)
+        self._item_texts.append(text)
         self._size += size + extra
         self._items += 1
 
