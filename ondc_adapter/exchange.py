@@ -116,23 +116,16 @@ class OutboundMessage:
         has it already (``on_search`` pages are built as text: parsing them only to serialise
         them again would double the cost of a big catalogue). Either way the body is the bytes
         ``serialise`` gives for ``{"context": ..., "message": ..., "error": ...}``."""
-        context = ctx.model_dump(exclude_none=True)
-        if isinstance(message, str):
-            text = '{"context":' + _dumps(context) + ',"message":' + message
-            if error is not None:
-                text += ',"error":' + _dumps(error.model_dump(exclude_none=True, mode="json"))
-            body = (text + "}").encode("utf-8")
-        else:
-            payload: dict[str, Any] = {"context": context, "message": message}
-            if error is not None:
-                payload["error"] = error.model_dump(exclude_none=True, mode="json")
-            body = serialise(payload)
+        text = message if isinstance(message, str) else _dumps(message)
+        body = '{"context":' + _dumps(ctx.model_dump(exclude_none=True)) + ',"message":' + text
+        if error is not None:
+            body += ',"error":' + _dumps(error.model_dump(exclude_none=True, mode="json"))
         return cls(
             action=ctx.action,
             url=callback_url(ctx.bap_uri, ctx.action),
             transaction_id=ctx.transaction_id,
             message_id=ctx.message_id,
-            body=body,
+            body=(body + "}").encode("utf-8"),
             expires_at=expires_at,
         )
 

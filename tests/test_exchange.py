@@ -49,3 +49,26 @@ def test_unsolicited_gets_a_fresh_message_id() -> None:
     b = OutboundMessage.unsolicited(request.context, "on_status", {}, settings=SETTINGS, now=now)
     assert a.message_id != b.message_id and "m-1" not in (a.message_id, b.message_id)
     assert a.transaction_id == "t-1" and not a.solicited
+
+
+def test_body_is_the_serialised_payload_whether_message_is_text_or_object() -> None:
+    import json
+
+    from ondc_adapter.exchange import serialise
+    from ondc_adapter.protocol.ack import Error
+    from ondc_adapter.protocol.errors import Code
+
+    ctx = _request("2026-03-01T10:00:00.000Z").context
+    message = {"catalog": {"name": "बनारसी साड़ी ₹", "n": [1, 2.5, None, True]}}
+    expires = datetime(2026, 3, 1, 10, 1, tzinfo=UTC)
+    for error in (None, Error.of(Code.INVALID_REQUEST, "bad ₹", "message.catalog")):
+        expected: dict = {"context": ctx.model_dump(exclude_none=True), "message": message}
+        if error is not None:
+            expected["error"] = error.model_dump(exclude_none=True, mode="json")
+        as_object = OutboundMessage.build(ctx, message, error=error, expires_at=expires)
+        as_text = OutboundMessage.build(
+            ctx, json.dumps(message, ensure_ascii=False, separators=(",", ":")), error=error,
+            expires_at=expires,
+        )
+        assert as_object.body == as_text.body == serialise(expected)
+        assert as_object.payload == expected
