@@ -70,7 +70,7 @@ def build_child(url: str, runs: int) -> None:
     from ondc_adapter.storage import Database
 
     index = SearchIndex()
-    texts = OnSearchCache()  # as the node keeps it (ONDC_ON_SEARCH_CACHE_MB default)
+    cache = OnSearchCache()  # as the node keeps it (ONDC_ON_SEARCH_CACHE_MB default)
 
     async def once(db: Database, domains: list[str]) -> dict[str, float]:
         started = time.perf_counter()
@@ -81,7 +81,7 @@ def build_child(url: str, runs: int) -> None:
                 async for page in await search_pages(
                     s, intent=FULL_CATALOGUE_INTENT, domain=domain, city="*", index=index,
                     profile=BppProfile(), max_bytes=2_000_000, now=datetime.now(UTC),
-                    cache=texts,
+                    cache=cache,
                 ):
                     body = ('{"context":' + context + ',"message":' + page.text + "}").encode()
                     total += len(body)
@@ -97,7 +97,7 @@ def build_child(url: str, runs: int) -> None:
             domains = sorted((await s.scalars(select(Item.domain).distinct())).all())
             await index.refresh_providers(s)  # the node's index is warm, as after start-up
         gc.freeze()  # as create_app does once started: the collector skips start-up objects
-        cold = await once(db, domains)  # the first full search after start: fills ``texts``
+        cold = await once(db, domains)  # the first full search after start: fills ``cache``
         results = [await once(db, domains) for _ in range(runs)]
         read: list[float] = []
         for _ in range(runs):  # the database read alone (same rows, nothing built)
@@ -111,7 +111,7 @@ def build_child(url: str, runs: int) -> None:
         await db.dispose()
         assert all(r["bytes"] == cold["bytes"] for r in results)  # same answer, warm or cold
         return {**results[0], "runs": [r["seconds"] for r in results],
-                "seconds_cold": cold["seconds"], "texts_mib": texts.chars / 2**20,
+                "seconds_cold": cold["seconds"], "cache_mib": cache.chars / 2**20,
                 "seconds": statistics.median(r["seconds"] for r in results),
                 "seconds_db_read": statistics.median(read), "rows": rows,
                 "domains": len(domains), "peak_rss_mib": peak_rss_mib()}
@@ -285,7 +285,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  as the node answers it (items' live columns read, texts of unchanged items from "
           f"its in-memory cache, pages built and serialised): median {build['seconds']:.2f}s "
           f"of {len(build['runs'])} runs ({', '.join(f'{r:.2f}' for r in build['runs'])}); "
-          f"peak RSS {build['peak_rss_mib']:.0f} MiB (cache {build['texts_mib']:.0f} MiB)   "
+          f"peak RSS {build['peak_rss_mib']:.0f} MiB (cache {build['cache_mib']:.0f} MiB)   "
           f"[issue 4 target: < 2 s, < 1024 MiB]")
     print(f"  with the cache empty (ONDC_CATALOGUE_WARM_UP=false, first search after start: "
           f"every item read from the database and built): {build['seconds_cold']:.2f}s; the "
