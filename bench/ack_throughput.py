@@ -426,9 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     keys.write_keys(keys.new_keys("seller.bench", "seller-1"), tmp / "keys")
     bap_key, bg_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     valid_until = datetime.now(UTC) + timedelta(days=1)
+    bare_port, full_port, sink_port = free_port(), free_port(), free_port()
+    bap_uri = f"http://127.0.0.1:{sink_port}/sink/"
     records = [
         SubscriberRecord(
-            "buyer.bench", "bap-1", "BAP", bap_key.public_key_b64, valid_until=valid_until
+            "buyer.bench", "bap-1", "BAP", bap_key.public_key_b64, valid_until=valid_until,
+            subscriber_url=bap_uri,  # callbacks go only to the registered URL
         ),
         SubscriberRecord(
             "gateway.bench", "bg-1", "BG", bg_key.public_key_b64, valid_until=valid_until
@@ -444,8 +447,6 @@ def main(argv: list[str] | None = None) -> int:
         redis_url = None
     try:
         asyncio.run(prepare_store(database_url, redis_url, prefix, records))
-        bare_port, full_port, sink_port = free_port(), free_port(), free_port()
-        bap_uri = f"http://127.0.0.1:{sink_port}/sink/"
         print(
             f"signing {args.requests} unique requests (Authorization + X-Gateway-Authorization)...",
             file=sys.stderr,
@@ -463,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                 "database_url": database_url,
                 "registry_url": f"http://127.0.0.1:{sink_port}",
                 "search_requires_gateway": True,
+                "allow_private_network": True,  # registry and buyer app sink on loopback
                 "log_level": "WARNING",
             },
             "redis_url": redis_url,

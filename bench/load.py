@@ -519,6 +519,7 @@ async def run(args: argparse.Namespace) -> int:
             httpx.AsyncClient() as client,
         ):
             bap_uri = f"{buyer_url}/protocol/"
+            records[1]["subscriber_url"] = bap_uri  # callbacks go only to the registered URL
             # Baseline: the same search loop against a bare constant-ACK endpoint.
             base_rps = float("nan")
             if args.baseline_seconds > 0:
@@ -544,6 +545,7 @@ async def run(args: argparse.Namespace) -> int:
                 "ONDC_PATH_PREFIX": "/ondc",
                 "ONDC_REGISTRY_ENV": "local",
                 "ONDC_REGISTRY_URL": registry_url,
+                "ONDC_ALLOW_PRIVATE_NETWORK": "true",  # registry and buyer app on loopback
                 "ONDC_DATABASE_URL": database_url,
                 "ONDC_REDIS_URL": REDIS_URL,
                 "ONDC_LOG_LEVEL": "WARNING",

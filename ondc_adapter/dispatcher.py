@@ -10,7 +10,12 @@ Claim, then deliver outside any transaction, then record:
   ``expires_at``), POST with ``Content-Type: application/json``.
 * Record: one ``OutboxAttempt`` per try. ACK -> delivered. NACK -> nacked, not retried, unless
   the code says "internal error, retry" (31001 / 23001). 5xx, 429, timeouts, connection errors ->
-  retried with exponential backoff and jitter until ``expires_at``, then expired.
+  retried with exponential backoff and jitter until ``expires_at``, then expired. A target the
+  outbound client refuses (a private address, a non-http URL: ``outbound.py``) -> refused, with
+  the reason, and never retried: the same URL would be refused again.
+
+The HTTP client is expected to be ``outbound.outbound_client``: no redirects followed, and
+answers are read only up to ``max_response_bytes`` (``post_bounded``).
 
 Delivery is at-least-once: a crash after the buyer app ACKed but before the result was recorded
 re-sends the same bytes (same message_id), which the buyer app de-duplicates.
@@ -35,7 +40,16 @@ from ondc_adapter.backlog import BacklogSampler
 from ondc_adapter.keys import NodeKeys
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
-from ondc_adapter.outbox import DELIVERED, EXPIRED, NACKED, PENDING, OutboxAttempt, OutboxEntry
+from ondc_adapter.outbound import OutboundRefused, post_bounded
+from ondc_adapter.outbox import (
+    DELIVERED,
+    EXPIRED,
+    NACKED,
+    PENDING,
+    REFUSED,
+    OutboxAttempt,
+    OutboxEntry,
+)
 from ondc_adapter.settings import Settings
 from ondc_adapter.signing import sign_request
 from ondc_adapter.storage.engine import Database
@@ -60,6 +74,7 @@ class Outcome:
     detail: str | None
     retry: bool
     elapsed_ms: float
+    refused: bool = False  # never sent: the outbound client refused the target
 
     @property
     def delivered(self) -> bool:
@@ -223,9 +238,17 @@ class Dispatcher:
         }
         started = time.perf_counter()
         try:
-            response = await self.http.post(
-                row.url, content=row.body, headers=headers, timeout=self.settings.callback_timeout
+            response = await post_bounded(
+                self.http,
+                row.url,
+                content=row.body,
+                headers=headers,
+                timeout=self.settings.callback_timeout,
+                max_bytes=self.settings.outbound_max_response_bytes,
             )
+        except OutboundRefused as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return Outcome(None, None, None, exc.reason[:500], False, elapsed, refused=True)
         except httpx.HTTPError as exc:
             return Outcome(
                 None,
@@ -237,6 +260,8 @@ class Dispatcher:
             )
         elapsed = (time.perf_counter() - started) * 1000
         ack, code, detail, retry = classify(response.status_code, response.content)
+        if response.truncated and ack is None:
+            detail = f"{detail or ''} (answer longer than {len(response.content)} bytes)".strip()
         return Outcome(response.status_code, ack, code, detail, retry, elapsed)
 
     def backoff(self, attempts: int) -> float:
@@ -272,6 +297,10 @@ class Dispatcher:
             values.update(status=DELIVERED, completed_at=now, last_error=None)
             metrics.callback_outcome(row.action, "delivered")
             metrics.delivered_after(row.action, (now - row.created_at).total_seconds())
+        elif outcome.refused:
+            values.update(status=REFUSED, completed_at=now, last_error=outcome.detail)
+            metrics.callback_outcome(row.action, "refused")
+            log.warning("callback.refused", url=row.url, reason=outcome.detail)
         elif outcome.retry:
             next_at = now + timedelta(seconds=self.backoff(attempts))
             if next_at >= deadline:

@@ -45,7 +45,7 @@ SIGNATURE_HEADERS = ("authorization", "gateway")
 NACK_CODES = ("30000", "30016", "30022", "31001")
 CACHE_RESULTS = ("hit_local", "hit_shared", "miss", "refresh")
 LOOKUP_OUTCOMES = ("ok", "not_found", "error")
-CALLBACK_OUTCOMES = ("delivered", "nacked", "retry", "expired")
+CALLBACK_OUTCOMES = ("delivered", "nacked", "retry", "expired", "refused")
 CALLBACK_ACTIONS = tuple(f"on_{action}" for action in BPP_ACTIONS)
 PROCESS_RESULTS = ("processed", "retry", "failed")
 
@@ -124,7 +124,7 @@ class NodeMetrics:
         self.callback_attempts = Counter(
             "ondc_callback_attempts",
             "Callback delivery attempts, by callback action and outcome "
-            "(delivered, nacked, retry, expired)",
+            "(delivered, nacked, retry, expired, refused)",
             ["action", "outcome"],
             registry=r,
         )

@@ -20,6 +20,8 @@ PENDING = "pending"
 DELIVERED = "delivered"  # the receiver answered ACK
 NACKED = "nacked"  # the receiver answered NACK: recorded, not retried blindly
 EXPIRED = "expired"  # the request's TTL ran out before an ACK
+# the target is not one the node may connect to (outbound.py): never sent, never retried
+REFUSED = "refused"
 
 
 class OutboxEntry(Base):

@@ -35,7 +35,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -99,6 +99,9 @@ class SubscriberRecord:
     subscriber_url: str | None = None
     domain: str | None = None
     city: str | None = None
+    # (domain, subscriber_url) of every record the registry holds for this key: a participant
+    # registered for several domains may have a URL per domain (api/targets.py)
+    registered_urls: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -156,6 +159,9 @@ class SubscriberRecord:
         data = orjson.loads(raw)
         data["valid_from"] = _parse_time(data.get("valid_from"))
         data["valid_until"] = _parse_time(data.get("valid_until"))
+        data["registered_urls"] = tuple(
+            (str(d), str(u)) for d, u in data.get("registered_urls") or ()
+        )
         return cls(**data)
 
 
@@ -389,6 +395,7 @@ class RegistryClient:
             data = []
         if not isinstance(data, list):
             raise RegistryUnavailable("registry answer is not a list of records")
+        matches: list[SubscriberRecord] = []
         for item in data:
             if not isinstance(item, dict):
                 continue
@@ -397,5 +404,10 @@ class RegistryClient:
             except ValueError:
                 continue
             if record.subscriber_id == subscriber_id and record.ukId == ukid:
-                return record
+                matches.append(record)
+        if matches:
+            urls = tuple(
+                (m.domain or "", m.subscriber_url) for m in matches if m.subscriber_url
+            )
+            return replace(matches[0], registered_urls=tuple(dict.fromkeys(urls)))
         raise KeyNotFound(f"registry has no record for {subscriber_id}|{ukid}")

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
 
     # callbacks
     callback_timeout: float = 5.0
+    # outbound calls (outbound.py): connect timeout, answer size cap, and whether loopback and
+    # private networks may be targets (the sandbox and local test networks; never production)
+    outbound_connect_timeout: float = 3.0
+    outbound_max_response_bytes: int = Field(default=64 * 1024, ge=1024)
+    allow_private_network: bool = False
     callback_backoff_initial: float = 0.2
     callback_backoff_max: float = 5.0
     dispatcher_poll_seconds: float = 0.2

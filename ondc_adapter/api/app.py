@@ -46,6 +46,7 @@ from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
 from ondc_adapter.orders import admin as orders_admin
 from ondc_adapter.orders.policy import OrderPolicy, load_policy
+from ondc_adapter.outbound import outbound_client
 from ondc_adapter.processor import InboxProcessor
 from ondc_adapter.ratelimit import RateLimiter
 from ondc_adapter.registry import KeyResolver, RegistryClient
@@ -155,8 +156,12 @@ def create_app(
                 stack.push_async_callback(cache.aclose)
             http = http_client
             if http is None:
-                http = httpx.AsyncClient(
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+                # Every outbound call (callbacks, registry lookups) goes through the checked
+                # client: no private targets, no redirects, bounded answers (outbound.py).
+                http = outbound_client(
+                    allow_private=settings.allow_private_network,
+                    connect_timeout=settings.outbound_connect_timeout,
+                    read_timeout=settings.callback_timeout,
                 )
                 stack.push_async_callback(http.aclose)
             resolver = key_resolver or RegistryClient(

@@ -1,7 +1,8 @@
 """The inbound pipeline: from raw HTTP bytes to a committed inbox row and an ACK.
 
     size limit -> content type -> JSON -> signatures -> signer == sender -> rate limit
-    -> envelope + context -> de-duplicate + record (committed) -> ACK
+    -> envelope + context -> bap_uri is the registered URL -> de-duplicate + record
+    (committed) -> ACK
 
 Each step is a small function that either returns a value or raises ``Rejection``; ``handle``
 runs them in order and is the only place that turns refusals (and, as a last resort, anything
@@ -24,6 +25,7 @@ from structlog.contextvars import bind_contextvars
 from ondc_adapter.api.auth import SignatureVerifier, Verified
 from ondc_adapter.api.body import check_content_type, parse_json, read_body
 from ondc_adapter.api.nack import Rejection, internal_error, invalid_request
+from ondc_adapter.api.targets import check_bap_uri
 from ondc_adapter.inbox import Inbox, InboxRecord, Recorded
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
@@ -247,6 +249,8 @@ class InboundPipeline:
         await self.check_rate(verified.signer.subscriber_id)
         envelope = validate_envelope(data)
         check_envelope_context(envelope, action=action, settings=settings, now=now)
+        # The callback goes to bap_uri: it must be the sender's registered subscriber_url.
+        check_bap_uri(envelope.context.bap_uri, verified.signer, envelope.context.domain)
         return await self.record(action, raw, envelope, verified, now)
 
     async def check_rate(self, sender: str) -> None:

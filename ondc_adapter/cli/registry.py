@@ -7,12 +7,15 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from ondc_adapter import keys as node_keys
 from ondc_adapter.settings import REGISTRY_URLS, Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 registry_app = typer.Typer(help="ONDC registry: subscribe and lookup.", no_args_is_help=True)
 
@@ -93,7 +96,7 @@ def subscribe(
         return
 
     async def send() -> httpx.Response:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with registry_client(settings, env, timeout=30) as client:
             return await client.post(url, content=body,
                                      headers={"Content-Type": "application/json"})
 
@@ -110,6 +113,18 @@ def subscribe(
         raise typer.Exit(1)
 
 
+def registry_client(settings: Settings, env: str, *, timeout: float) -> httpx.AsyncClient:
+    """The outbound client (outbound.py) for a registry call. A ``local`` registry lives on the
+    operator's own network by definition, so private addresses are allowed for it."""
+    from ondc_adapter.outbound import outbound_client
+
+    return outbound_client(
+        allow_private=settings.allow_private_network or env == "local",
+        connect_timeout=settings.outbound_connect_timeout,
+        read_timeout=timeout,
+    )
+
+
 @registry_app.command("lookup")
 def lookup(
     subscriber_id: Annotated[str | None, typer.Option(help="subscriber to look up")] = None,
@@ -124,7 +139,6 @@ def lookup(
     registry_url: Annotated[str | None, typer.Option(help="override the registry base URL")] = None,
 ) -> None:
     """Ask the registry for participant records (v2.0 signed with this node's key by default)."""
-    import httpx
 
     from ondc_adapter.sandbox.lookup import LookupFailed, RegistryLookup
 
@@ -146,7 +160,7 @@ def lookup(
         base += _V1_PREFIX[env]
 
     async def ask() -> list[dict[str, object]]:
-        async with httpx.AsyncClient(timeout=settings.registry_timeout + 5) as client:
+        async with registry_client(settings, env, timeout=settings.registry_timeout + 5) as client:
             client_lookup = RegistryLookup(base, client, keys=keys, version="v1" if v1 else "v2")
             client_lookup.cache_seconds = 0
             records = await client_lookup.lookup(query, only_subscribed=False)

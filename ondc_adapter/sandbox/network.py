@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from ondc_adapter import keys as node_keys
 from ondc_adapter.keys import NodeKeys
+from ondc_adapter.outbound import AddressPolicy, CheckedNetworkBackend, CheckedTransport
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup
@@ -123,7 +125,12 @@ class SandboxNetwork:
 
     def client(self, party: str, timeout: float = 5.0) -> httpx.AsyncClient:
         if self.shared_transport is None:
-            self.shared_transport = httpx.AsyncHTTPTransport()
+            # The node's own checked transport (outbound.py), with loopback allowed: the parties
+            # live on this machine, and names under .localhost resolve here.
+            self.shared_transport = CheckedTransport(
+                CheckedNetworkBackend(AddressPolicy(allow_private=True)),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
         c = recording_client(self.transcript, party, timeout=timeout, inner=self.shared_transport)
         self.clients.append(c)
         return c
@@ -186,8 +193,12 @@ def adapter_settings(
             "site_verification_request_id": request_id,
             "database_url": database_url,
             "redis_url": redis_url,
-            "admin_api_key": admin_api_key,
+            # model_copy does not validate: wrap it as the field's type, or every admin call
+            # fails on ``get_secret_value`` (NACK 31001 under `sandbox up`).
+            "admin_api_key": SecretStr(admin_api_key),
             "domains": domains,
+            # the sandbox's parties all live on loopback
+            "allow_private_network": True,
             # every search passes the gateway here: make the adapter insist on its signature
             "search_requires_gateway": True,
         }

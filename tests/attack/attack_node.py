@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -112,6 +113,8 @@ def attack_settings(keys_dir: Path, database_url: str, **overrides: Any) -> Sett
         "max_body_bytes": 200_000,
         "log_json": False,
         "log_level": "WARNING",
+        # the buyer app double serves on loopback
+        "allow_private_network": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -232,6 +235,12 @@ class AttackNode:
         self.buyer = BuyerDouble(seller)  # type: ignore[arg-type]
         self._buyer_served = served(self.buyer.app)
         self.buyer_url = await self._buyer_served.__aenter__()
+        # The node sends callbacks only to a registered URL: register the double's beside
+        # the bap's public one, for every domain.
+        record = SubscriberRecord.from_lookup(self.bap.lookup_record())
+        self.resolver.add(replace(record, registered_urls=(
+            ("", record.subscriber_url or ""), ("", self.buyer_url + "/protocol"),
+        )))
 
     def callbacks(self, transaction_id: str, message_id: str, action: str) -> list[Callback]:
         """The ``action`` callbacks the buyer app double received for that transaction and

@@ -51,7 +51,8 @@ def seller(seller_keys_dir: Path) -> Participant:
 
 @pytest.fixture
 def bap() -> Participant:
-    return Participant("buyer.test", "bap-k1", "BAP")
+    # registered at a loopback port nothing serves (tests that need the callback use ``buyer``)
+    return Participant("buyer.test", "bap-k1", "BAP", subscriber_url="http://127.0.0.1:9/protocol/")
 
 
 @pytest.fixture
@@ -69,12 +70,16 @@ async def registry(
 
 
 @pytest.fixture
-async def buyer(seller: Participant) -> AsyncIterator[tuple[BuyerDouble, str]]:
-    """The buyer app double, served; yields (double, bap_uri)."""
+async def buyer(
+    seller: Participant, bap: Participant
+) -> AsyncIterator[tuple[BuyerDouble, str]]:
+    """The buyer app double, served and registered as ``bap``'s subscriber_url; yields
+    (double, bap_uri)."""
     double = BuyerDouble(seller)
     sock = loopback_socket()
+    bap.subscriber_url = url_of(sock) + "/protocol/"
     async with served(double.app, sock):
-        yield double, url_of(sock) + "/protocol/"
+        yield double, bap.subscriber_url
 
 
 NodeFactory = Callable[..., AbstractAsyncContextManager[tuple[str, Any]]]

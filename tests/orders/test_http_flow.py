@@ -125,6 +125,7 @@ async def test_order_to_delivery_and_cancel_over_http(pg_db, tmp_path: Path, dom
         subscriber_id=SELLER, unique_key_id="seller-k1", keys_dir=tmp_path / "keys",
         bpp_uri=f"https://{SELLER}/ondc", database_url=pg_db.url,
         admin_api_key=SecretStr(ADMIN_KEY), dispatcher_poll_seconds=0.05, log_json=False,
+        allow_private_network=True,  # the buyer app double serves on loopback
     )
     buyer_app = BuyerApp(keys.load_keys(tmp_path / "keys").signing_key.public_key_b64)
     async with served(buyer_app.app) as buyer_url:
@@ -136,6 +137,7 @@ async def test_order_to_delivery_and_cancel_over_http(pg_db, tmp_path: Path, dom
                 SubscriberRecord(
                     subscriber_id=BAP_ID, ukId="bap-k1", type="BAP",
                     signing_public_key=buyer.key.public_key_b64,
+                    subscriber_url=buyer_url + "/protocol",
                 )
             )
             where = {"gps": "12.974002,77.613458", "address": {"area_code": "560001"}}

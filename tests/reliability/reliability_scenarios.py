@@ -121,13 +121,14 @@ class World:
         keys.write_keys(node, self.keys_dir)
         loaded = keys.load_keys(self.keys_dir)
         self.seller = Participant(SELLER_ID, SELLER_UKID, "BPP", key=loaded.signing_key)
-        self.bap = Participant("buyer.test", "bap-k1", "BAP")
-        self.cold = Participant("cold-buyer.test", "bap-k2", "BAP")
-        self.late = Participant("late-buyer.test", "bap-k3", "BAP")
-        self.registry = RegistryDouble([self.seller, self.bap, self.cold, self.late])
         self.buyer = CountingBuyer(self.seller.key.public_key_b64)
         self.buyer_sock = loopback_socket()
         self.bap_uri = f"http://127.0.0.1:{self.buyer_sock.getsockname()[1]}/protocol/"
+        # every buyer identity is registered at the counting buyer's URL
+        self.bap = Participant("buyer.test", "bap-k1", "BAP", subscriber_url=self.bap_uri)
+        self.cold = Participant("cold-buyer.test", "bap-k2", "BAP", subscriber_url=self.bap_uri)
+        self.late = Participant("late-buyer.test", "bap-k3", "BAP", subscriber_url=self.bap_uri)
+        self.registry = RegistryDouble([self.seller, self.bap, self.cold, self.late])
 
     def body(
         self, signer: Participant, *, action: str = "search", ttl: str = "PT30S", age: float = 0
@@ -201,6 +202,7 @@ def _node_env(world: World, registry_url: str, database_url: str) -> dict[str, s
         "ONDC_BPP_URI": "https://seller.test/ondc",
         "ONDC_PATH_PREFIX": "/ondc",
         "ONDC_REGISTRY_URL": registry_url,
+        "ONDC_ALLOW_PRIVATE_NETWORK": "true",  # registry and buyer doubles on loopback
         "ONDC_DATABASE_URL": database_url,
         "ONDC_CALLBACK_BACKOFF_INITIAL": "0.05",
         "ONDC_CALLBACK_BACKOFF_MAX": "0.3",

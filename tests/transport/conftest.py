@@ -74,9 +74,13 @@ def buyer_socket() -> socket.socket:
 
 
 @pytest.fixture
-def buyer(seller: Participant, buyer_socket: socket.socket) -> tuple[BuyerDouble, str]:
-    """The buyer double (not yet serving: tests start it with ``served(buyer.app, sock)``)."""
-    return BuyerDouble(seller), url_of(buyer_socket) + "/protocol/"
+def buyer(
+    seller: Participant, bap: Participant, buyer_socket: socket.socket
+) -> tuple[BuyerDouble, str]:
+    """The buyer double (not yet serving: tests start it with ``served(buyer.app, sock)``),
+    registered as ``bap``'s subscriber_url."""
+    bap.subscriber_url = url_of(buyer_socket) + "/protocol/"
+    return BuyerDouble(seller), bap.subscriber_url
 
 
 NodeFactory = Callable[..., AbstractAsyncContextManager[tuple[str, Any]]]

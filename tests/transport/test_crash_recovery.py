@@ -70,6 +70,7 @@ async def test_undelivered_callbacks_survive_kill_9(
         "ONDC_BPP_URI": "https://seller.test/ondc",
         "ONDC_PATH_PREFIX": "/ondc",
         "ONDC_REGISTRY_URL": registry[1],
+        "ONDC_ALLOW_PRIVATE_NETWORK": "true",  # registry and buyer doubles on loopback
         "ONDC_DATABASE_URL": pg_database_url,
         "ONDC_CALLBACK_BACKOFF_INITIAL": "0.05",
         "ONDC_CALLBACK_BACKOFF_MAX": "0.3",

@@ -226,7 +226,8 @@ async def test_key_rotation_is_picked_up_by_one_refetch(
     async with start_node() as (url, _):
         first = request_body("search", bap=bap, bap_uri=buyer[1])
         ok = await client.post(f"{url}/search", content=first, headers=headers(bap.sign(first)))
-        rotated = Participant(bap.subscriber_id, bap.ukid, "BAP")  # same ukId, new key
+        # same ukId, new key
+        rotated = Participant(bap.subscriber_id, bap.ukid, "BAP", subscriber_url=bap.subscriber_url)
         registry[0].add(rotated)
         second = request_body("search", bap=bap, bap_uri=buyer[1])
         again = await client.post(

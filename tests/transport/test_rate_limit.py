@@ -25,6 +25,7 @@ async def test_limit_is_shared_by_workers_and_per_signer(
     start_node, buyer, bap, other_bap, client, pg_db
 ) -> None:
     # A frozen clock keeps every request in one window: the test counts, it does not race.
+    other_bap.subscriber_url = buyer[1]  # both buyer apps registered at the double's URL
     async with AsyncExitStack() as stack:
         urls = []
         for _ in range(2):  # two workers, one Redis

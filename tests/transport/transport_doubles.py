@@ -94,6 +94,8 @@ def node_settings(
         "callback_backoff_initial": 0.05,
         "callback_backoff_max": 0.3,
         "dispatcher_poll_seconds": 0.05,
+        # the doubles (registry, buyer apps) all serve on loopback
+        "allow_private_network": True,
         "site_verification_request_id": "27baa06d-f90a-486c-85e5-cc621b787f04",
         "log_json": False,
     }
@@ -112,6 +114,9 @@ class Participant:
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     status: str = "SUBSCRIBED"
     valid_seconds: int = 365 * 86400
+    # what the registry answers as subscriber_url; the node sends callbacks only there (or
+    # below), so a test's buyer double registers the URL it serves on
+    subscriber_url: str | None = None
 
     def lookup_record(self) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -122,7 +127,7 @@ class Participant:
             "status": self.status,
             "signing_public_key": self.key.public_key_b64,
             "encr_public_key": "MCowBQYDK2VuAyEAduMuZgmtpjdCuxv+Nc49K0cB6tL/Dj3HZetvVN7ZekM=",
-            "subscriber_url": f"https://{self.subscriber_id}/",
+            "subscriber_url": self.subscriber_url or f"https://{self.subscriber_id}/",
             "country": "IND",
             "domain": "ONDC:RET16",
             "city": "std:080",
