@@ -38,6 +38,7 @@ from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.warmup import warm_up
+from ondc_adapter.console.web import add_console
 from ondc_adapter.dispatcher import Dispatcher
 from ondc_adapter.exchange import Handler
 from ondc_adapter.handlers import default_handlers
@@ -259,7 +260,7 @@ def create_app(
         reserved=frozenset({onboarding.on_subscribe_path(settings)}),
         title="ondc-adapter seller node",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: no asset is fetched from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -272,6 +273,8 @@ def create_app(
 
     app.add_exception_handler(Exception, unexpected)
 
+    add_local_docs(app)
+    add_console(app)
     onboarding.add_routes(app, settings)
     health.add_routes(app, node_metrics)
     for router in admin_routers():
@@ -297,6 +300,29 @@ def create_app(
     subscribe = [r for r in routes if getattr(r, "path", None) == subscribe_path]
     routes[:] = [*subscribe, protocol, *(r for r in routes if r not in subscribe)]
     return app
+
+
+def add_local_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) from the files of the ``swagger-ui-bundle`` package, served by
+    the node itself: the page works offline and loads nothing from another host."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(
+        "/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
+
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
 
 
 class NodeApp(FastAPI):

@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "orders": ("orders", "Orders: list, show, accept, advance, cancel."),
     "sandbox": ("sandbox", "Local ONDC network for testing the adapter."),
     "registry": ("registry", "ONDC registry: subscribe and lookup."),
+    "console": ("console", "Seller console: accounts of sellers and operators."),
 }
 
 

@@ -14,6 +14,7 @@ TABLE_MODULES = (
     "ondc_adapter.catalogue.tables",
     "ondc_adapter.inbox",
     "ondc_adapter.orders.tables",
+    "ondc_adapter.console.tables",
 )
 
 

@@ -1,0 +1,97 @@
+"""Fixtures for the console tests: two stores (P1 and P2) with items and a confirmed order
+each, an account per store and an operator, and the node app served in-process (PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orders"))
+
+from order_flowkit import Buyer, Clock, node_settings, seed  # noqa: E402
+
+from ondc_adapter import keys  # noqa: E402
+from ondc_adapter.api.app import create_app  # noqa: E402
+from ondc_adapter.console import accounts  # noqa: E402
+from ondc_adapter.registry import StaticKeyResolver  # noqa: E402
+from ondc_adapter.storage import Database  # noqa: E402
+
+PASSWORD = "correct horse battery"
+USERS = {"asha": "P1", "bina": "P2"}
+
+
+@pytest.fixture
+async def stores(pg_db: Database) -> dict[str, str]:
+    """P1 (items I1, I2) and P2 (items J1, J2), one confirmed order each; -> {store: order}."""
+    await seed(pg_db, provider_id="P1", location_id="L1")
+    await seed(pg_db, provider_id="P2", location_id="L2",
+               items={"J1": {"price": "250.00", "stock": 5}, "J2": {"price": "99.00", "stock": 9}})
+    orders = {}
+    for store, location, item in (("P1", "L1", "I1"), ("P2", "L2", "J1")):
+        buyer = Buyer(pg_db, Clock(), provider_id=store, location_id=location)
+        await buyer.select([(item, 1)])
+        await buyer.init()
+        confirmed = await buyer.confirm()
+        assert confirmed.error is None, confirmed.reply
+        orders[store] = buyer.order_id
+    now = datetime.now(UTC)
+    async with pg_db.session() as session:
+        for name, store in USERS.items():
+            await accounts.add_user(session, username=name, password=PASSWORD,
+                                    provider_id=store, operator=False, now=now)
+        await accounts.add_user(session, username="ops", password=PASSWORD, provider_id=None,
+                                operator=True, now=now)
+    return orders
+
+
+@pytest.fixture
+def console_app(pg_db: Database, tmp_path: Path, stores: dict[str, str]) -> Any:
+    settings = node_settings().model_copy(update={"keys_dir": tmp_path / "keys",
+                                                  "unique_key_id": "k1"})
+    keys.write_keys(keys.new_keys(settings.subscriber_id, "k1"), tmp_path / "keys")
+    return create_app(settings, db=pg_db, redis=None, key_resolver=StaticKeyResolver(),
+                      run_workers=False)
+
+
+@pytest.fixture
+async def anon(console_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        console_app.router.lifespan_context(console_app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=console_app),
+                          base_url="http://node.test") as client,
+    ):
+        yield client
+
+
+CSRF = re.compile(r'name="(csrf_token|login_token)" value="([^"]*)"')
+
+
+def token(html: str, name: str = "csrf_token") -> str:
+    for found, value in CSRF.findall(html):
+        if found == name:
+            return value
+    raise AssertionError(f"no {name} in the page")
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD,
+                  address: str | None = None) -> httpx.Response:
+    page = await client.get("/console/login")
+    return await client.post(
+        "/console/login",
+        data={"username": username, "password": password,
+              "login_token": token(page.text, "login_token"), "next": "/console/orders"},
+    )
+
+
+@pytest.fixture
+async def asha(anon: httpx.AsyncClient) -> httpx.AsyncClient:
+    response = await sign_in(anon, "asha")
+    assert response.status_code == 303, response.text
+    return anon
