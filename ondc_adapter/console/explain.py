@@ -16,7 +16,7 @@ class _Speaks(Protocol):
     def _(self, message: str, **values: object) -> str: ...
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction")
+def N_(message: str) -> str:
     """Marks a msgid for extraction; translated where it is shown."""
     return message
 

@@ -15,13 +15,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orders"))
 
-from order_flowkit import Buyer, Clock, node_settings, seed  # noqa: E402
+from order_flowkit import Buyer, Clock, node_settings, seed
 
-from ondc_adapter import keys  # noqa: E402
-from ondc_adapter.api.app import create_app  # noqa: E402
-from ondc_adapter.console import accounts  # noqa: E402
-from ondc_adapter.registry import StaticKeyResolver  # noqa: E402
-from ondc_adapter.storage import Database  # noqa: E402
+from ondc_adapter import keys
+from ondc_adapter.api.app import create_app
+from ondc_adapter.console import accounts
+from ondc_adapter.registry import StaticKeyResolver
+from ondc_adapter.storage import Database
 
 PASSWORD = "correct horse battery"
 USERS = {"asha": "P1", "bina": "P2"}
