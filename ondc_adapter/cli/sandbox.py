@@ -147,6 +147,7 @@ def up(
         ports = {n: port + i for i, n in enumerate(("registry", "gateway", "buyer", "adapter"))}
     opts = NetworkOptions(
         domains=list(domain or SUPPORTED_DOMAINS), work_dir=work_dir, ports=ports, seed_file=seed,
+        console_accounts=True,
     )
 
     async def main() -> None:
@@ -161,6 +162,11 @@ def up(
             for name in ("registry", "gateway", "buyer_app", "adapter"):
                 console.print(f"  {name:<10} {info[name]}")
             console.print(f"  adapter admin key  {info['admin_api_key']}")
+            if info.get("console"):
+                console.print(f"  seller console     {info['console']}")
+                for account in info.get("console_accounts", []):
+                    console.print(f"    {account['role']:<22} username {account['username']}  "
+                                  f"password {account['password']}")
             console.print(f"  keys and data      {info['work_dir']}")
             console.print(
                 f"\nrun a flow against it:  ondc-adapter sandbox run 2 --domain ONDC:RET16 "

@@ -86,6 +86,8 @@ async def list_items(
     query = select(*LIST_COLUMNS).where(Item.deleted_at.is_(None))
     counting = select(func.count()).select_from(Item).where(Item.deleted_at.is_(None))
     if not who.operator:
+        if store and store != who.provider_id:
+            raise NotFound
         query = query.where(Item.provider_id == who.provider_id)
         counting = counting.where(Item.provider_id == who.provider_id)
     elif store:
@@ -301,6 +303,9 @@ async def _form_page(
 async def new_item(request: Request, page: Page = Depends(page_for)) -> Response:
     who = page.require()
     settings = request.app.state.settings
+    wanted = request.query_params.get("store", "")
+    if wanted and not who.may_see(wanted):
+        raise NotFound
     values: dict[str, Any] = {
         "provider_id": request.query_params.get("store", "")[:64] if who.operator
         else who.provider_id,
@@ -335,6 +340,8 @@ async def _save(page: Page, form: dict[str, str], *, item_id: str | None) -> Res
         else:
             values.update({name: bool(form.get(name)) for name in CHECKBOXES})
             if not who.operator:
+                if values.get("provider_id") not in (None, "", who.provider_id):
+                    raise NotFound
                 values["provider_id"] = who.provider_id
             elif not who.may_see(values.get("provider_id")):
                 raise NotFound
@@ -380,6 +387,10 @@ def _own_rows(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The records, with every row that names another store turned into a problem."""
     for row, data in records:
+        if provider_id is not None and data.get("type") != "provider" and not data.get(
+            "provider_id"
+        ):
+            data = {**data, "provider_id": provider_id}  # a seller's sheet may leave it out
         owner = data.get("id") if data.get("type") == "provider" else data.get("provider_id")
         if provider_id is not None and owner not in (None, "", provider_id):
             foreign.append(RowProblem(row, f"{data.get('type', 'record')} {data.get('id', '')}",

@@ -40,6 +40,8 @@ async def _store_id(session: AsyncSession, page: Page, wanted: str | None) -> st
     who = page.require()
     if not who.operator:
         assert who.provider_id is not None
+        if wanted and wanted != who.provider_id:
+            raise NotFound  # another store's id: the same answer as an unknown one
         return who.provider_id
     if wanted:
         return wanted[:64]

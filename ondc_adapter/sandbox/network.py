@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ class NetworkOptions:
     seed_file: Path | None = None  # extra registry records
     start_adapter: bool = True
     load_catalogue: bool = True
+    console_accounts: bool = False  # `sandbox up`: an operator and a seller for the console
     log_level: str = "warning"
 
 
@@ -92,6 +94,8 @@ class SandboxNetwork:
     seller_actions: list[str] | None = None  # of a remote sandbox (`sandbox run --url`)
     joined_at: float | None = None  # `sandbox run --url`: when this process joined (unix s)
     remote_transcript_note: str | None = None  # why the remote exchanges are missing
+    # seller console accounts made for this sandbox: [{username, password, role, store}]
+    console_accounts: list[dict[str, str]] = field(default_factory=list)
 
     def local_seller_actions(self) -> list[str]:
         if self.adapter_app is None:
@@ -121,6 +125,8 @@ class SandboxNetwork:
             "registry_encryption_public_key": self.registry_encryption_public_key,
             "domains": self.domains,
             "seller_actions": self.local_seller_actions(),
+            "console": f"{self.adapter_url}/console/" if self.adapter_url else None,
+            "console_accounts": self.console_accounts,
         }
 
     def client(self, party: str, timeout: float = 5.0) -> httpx.AsyncClient:
@@ -203,6 +209,33 @@ def adapter_settings(
             "search_requires_gateway": True,
         }
     )
+
+
+async def seed_console_accounts(db: Any) -> list[dict[str, str]]:
+    """An operator and a seller of the sample catalogue's first store, with fresh passwords
+    (test-only: printed by `sandbox up`)."""
+    from sqlalchemy import select
+
+    from ondc_adapter.catalogue.tables import Provider
+    from ondc_adapter.console import accounts
+
+    now = datetime.now(UTC)
+    made = []
+    async with db.session() as session:
+        store = await session.scalar(
+            select(Provider.id).where(Provider.deleted_at.is_(None)).order_by(Provider.id).limit(1)
+        )
+        wanted = [("operator", None, "operator")]
+        if store is not None:
+            wanted.append(("seller", store, f"seller of {store}"))
+        for username, provider_id, role in wanted:
+            password = secrets.token_urlsafe(12)
+            await accounts.add_user(session, username=username, password=password,
+                                    provider_id=provider_id, operator=provider_id is None,
+                                    now=now)
+            made.append({"username": username, "password": password, "role": role,
+                         "store": provider_id or "*"})
+    return made
 
 
 async def _load_sample_catalogue(settings: Settings, db: Any) -> None:
@@ -392,6 +425,8 @@ async def _start_adapter(
     await db.migrate()
     if opts.load_catalogue:
         await _load_sample_catalogue(settings, db)
+        if opts.console_accounts:
+            network.console_accounts = await seed_console_accounts(db)
     redis = None
     if redis_url:
         import redis.asyncio as aioredis
