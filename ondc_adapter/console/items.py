@@ -292,6 +292,7 @@ async def _form_page(
     domain = str(values.get("domain") or page.request.app.state.settings.domains[0])
     return page.render(
         "item_form.html", status_code=status_code, v=values, new=new, stores=stores,
+        saved=page.request.query_params.get("saved") if status_code == 200 else None,
         locations=await _locations(session, provider) if provider else [],
         errors=[(p.field, explain(p.reason, page)) for p in problems or []],
         error_fields={p.field.split(".")[0] for p in problems or []},

@@ -3,7 +3,6 @@ each, an account per store and an operator, and the node app served in-process (
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orders"))
 
+from console_kit import PASSWORD, USERS, sign_in
 from order_flowkit import Buyer, Clock, node_settings, seed
 
 from ondc_adapter import keys
@@ -22,9 +22,6 @@ from ondc_adapter.api.app import create_app
 from ondc_adapter.console import accounts
 from ondc_adapter.registry import StaticKeyResolver
 from ondc_adapter.storage import Database
-
-PASSWORD = "correct horse battery"
-USERS = {"asha": "P1", "bina": "P2"}
 
 
 @pytest.fixture
@@ -68,26 +65,6 @@ async def anon(console_app: Any) -> AsyncIterator[httpx.AsyncClient]:
                           base_url="http://node.test") as client,
     ):
         yield client
-
-
-CSRF = re.compile(r'name="(csrf_token|login_token)" value="([^"]*)"')
-
-
-def token(html: str, name: str = "csrf_token") -> str:
-    for found, value in CSRF.findall(html):
-        if found == name:
-            return value
-    raise AssertionError(f"no {name} in the page")
-
-
-async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD,
-                  address: str | None = None) -> httpx.Response:
-    page = await client.get("/console/login")
-    return await client.post(
-        "/console/login",
-        data={"username": username, "password": password,
-              "login_token": token(page.text, "login_token"), "next": "/console/orders"},
-    )
 
 
 @pytest.fixture

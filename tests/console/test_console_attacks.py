@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PASSWORD, sign_in, token
+from console_kit import PASSWORD, sign_in, token
 from sqlalchemy import select, update
 from test_console_isolation import snapshot
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import token
+from console_kit import sign_in, token
 from sqlalchemy import select
 
 from ondc_adapter.catalogue.tables import Item, Location, Provider
@@ -141,8 +141,6 @@ async def test_a_sellers_upload_cannot_touch_another_store(
 
 async def test_the_operator_sees_every_store(anon: httpx.AsyncClient,
                                              stores: dict[str, str]) -> None:
-    from conftest import sign_in
-
     assert (await sign_in(anon, "ops")).status_code == 303
     for store, order in stores.items():
         assert (await anon.get(f"/console/orders/{order}")).status_code == 200, store

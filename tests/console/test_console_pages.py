@@ -4,7 +4,7 @@ the buyer app (the outbox)."""
 from __future__ import annotations
 
 import httpx
-from conftest import PASSWORD, sign_in, token
+from console_kit import PASSWORD, sign_in, token
 from sqlalchemy import select
 
 from ondc_adapter.catalogue.tables import Item
@@ -182,3 +182,16 @@ async def test_wrong_password_is_refused(anon: httpx.AsyncClient,
     response = await sign_in(anon, "asha", PASSWORD + "x")
     assert response.status_code == 401
     assert (await anon.get("/console/items")).status_code == 303
+
+
+async def test_hide_and_show_an_item(asha: httpx.AsyncClient, pg_db: Database) -> None:
+    page = await asha.get("/console/items/I1")
+    assert "Hide from buyers" in page.text
+    response = await asha.post("/console/items/I1/enabled",
+                               data={"csrf_token": token(page.text), "enabled": "0"})
+    assert response.status_code == 303
+    async with pg_db.session() as session:
+        item = await session.get(Item, "I1")
+        assert item is not None and item.enabled is False
+    shown = await asha.get("/console/items/I1")
+    assert "Show to buyers" in shown.text

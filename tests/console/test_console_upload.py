@@ -4,7 +4,7 @@ imports nothing and names every bad row, in the seller's language."""
 from __future__ import annotations
 
 import httpx
-from conftest import token
+from console_kit import token
 from sqlalchemy import select
 
 from ondc_adapter.catalogue.tables import Item
