@@ -229,6 +229,15 @@ class CheckedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+def local_transport(limits: httpx.Limits | None = None) -> CheckedTransport:
+    """A transport for networks where every party is local (the sandbox, tests): private
+    addresses allowed, names under .localhost resolved to loopback."""
+    return CheckedTransport(
+        CheckedNetworkBackend(AddressPolicy(allow_private=True)),
+        limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
 def outbound_client(
     *,
     allow_private: bool,

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from ondc_adapter import keys as node_keys
 from ondc_adapter.keys import NodeKeys
-from ondc_adapter.outbound import AddressPolicy, CheckedNetworkBackend, CheckedTransport
+from ondc_adapter.outbound import local_transport
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup
@@ -46,10 +46,34 @@ from ondc_adapter.sandbox.servers import RunningServer, bind_loopback, start_ser
 from ondc_adapter.sandbox.transcript import Transcript, recording_client
 from ondc_adapter.settings import SUPPORTED_DOMAINS, Settings
 
-REGISTRY_ID = "registry.sandbox.local"
-GATEWAY_ID = "gateway.sandbox.local"
-BUYER_ID = "buyer.sandbox.local"
+# The parties are named as hosts under .localhost (RFC 6761: always loopback; the node's outbound
+# client resolves them so, as curl and browsers do), so every context carries a URI that
+# contains its subscriber id and no loopback IP, as ONDC's log validator requires.
+REGISTRY_ID = "registry.sandbox.localhost"
+GATEWAY_ID = "gateway.sandbox.localhost"
+BUYER_ID = "buyer.sandbox.localhost"
+SELLER_ID = "seller.sandbox.localhost"
 SANDBOX_UKID = "sandbox-key-1"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def sandbox_seller_id(settings: Settings) -> str:
+    """The adapter's subscriber id in the sandbox: the configured one when it is a name under
+    .localhost chosen by the user, else ``seller.sandbox.localhost`` (a real domain would
+    resolve to the real internet, not to this machine)."""
+    configured = settings.subscriber_id
+    default = Settings.model_fields["subscriber_id"].default
+    if configured != default and configured.endswith(".localhost"):
+        return configured
+    return SELLER_ID
+
+
+def party_url(name: str, sock_address: tuple[Any, ...], bind_host: str) -> str:
+    """``http://<subscriber id>:<port>`` for a party on loopback, else the bound address."""
+    host, port = sock_address[0], sock_address[1]
+    if bind_host in LOOPBACK_HOSTS and name.endswith(".localhost"):
+        return f"http://{name}:{port}"
+    return f"http://{host}:{port}"
 
 
 class SubscribeFailed(RuntimeError):
@@ -133,10 +157,7 @@ class SandboxNetwork:
         if self.shared_transport is None:
             # The node's own checked transport (outbound.py), with loopback allowed: the parties
             # live on this machine, and names under .localhost resolve here.
-            self.shared_transport = CheckedTransport(
-                CheckedNetworkBackend(AddressPolicy(allow_private=True)),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
+            self.shared_transport = local_transport()
         c = recording_client(self.transcript, party, timeout=timeout, inner=self.shared_transport)
         self.clients.append(c)
         return c
@@ -190,6 +211,7 @@ def adapter_settings(
     """The adapter's settings inside the sandbox: the user's, pointed at the local network."""
     return base.model_copy(
         update={
+            "subscriber_id": sandbox_seller_id(base),
             "keys_dir": work_dir / "keys" / "adapter",
             "bpp_uri": adapter_url + base.path_prefix,
             "registry_env": "local",
@@ -263,14 +285,18 @@ async def start_network(
             name: bind_loopback(opts.host, opts.ports.get(name, 0))
             for name in ("registry", "gateway", "buyer", "adapter")
         }
-        urls = {name: "http://{}:{}".format(*s.getsockname()[:2]) for name, s in socks.items()}
+        base_settings = settings or Settings()
+        adapter_id = sandbox_seller_id(base_settings)
+        names = {"registry": REGISTRY_ID, "gateway": GATEWAY_ID, "buyer": BUYER_ID,
+                 "adapter": adapter_id}
+        urls = {
+            name: party_url(names[name], s.getsockname(), opts.host) for name, s in socks.items()
+        }
 
         # Keys: the registry only needs its X25519 pair (challenges); the rest sign too.
         registry_keys = node_keys.new_keys(REGISTRY_ID, SANDBOX_UKID)
         gateway_keys = _new_keys(work_dir, "gateway", GATEWAY_ID)
         buyer_keys = _new_keys(work_dir, "buyer", BUYER_ID)
-        base_settings = settings or Settings()
-        adapter_id = base_settings.subscriber_id
         adapter_keys = node_keys.new_keys(adapter_id, base_settings.unique_key_id)
         node_keys.write_keys(adapter_keys, work_dir / "keys" / "adapter")
 
@@ -463,7 +489,7 @@ def storage_urls(
     return database_url or f"sqlite+aiosqlite:///{work_dir / 'adapter.db'}", redis_url or None
 
 
-_RUN_BUYER = re.compile(r"buyer-[0-9a-f]{8}\.sandbox\.local")
+_RUN_BUYER = re.compile(r"buyer-[0-9a-f]{8}\.sandbox\.localhost")
 
 
 def remote_transcript(

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from ondc_adapter import encryption
 from ondc_adapter.keys import NodeKeys
+from ondc_adapter.outbound import is_localhost_name
 from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
 from ondc_adapter.sandbox.onboarding import SITE_VERIFICATION_PATH, parse_site_verification
 from ondc_adapter.sandbox.registry_messages import (
@@ -382,7 +383,7 @@ def create_registry_app(
             except (ValueError, KeyError, TypeError):
                 return _lookup_error("1001", "body must be {subscriber_id, base_url}", 400)
             host = httpx.URL(url).host
-            if host not in ("127.0.0.1", "localhost", "::1"):
+            if not (host in ("127.0.0.1", "::1") or is_localhost_name(host)):
                 return _lookup_error("1001", "only loopback sites can be registered", 400)
             config.site_urls[sid] = url
             return JSONResponse({"subscriber_id": sid, "base_url": url})

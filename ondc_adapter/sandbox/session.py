@@ -20,6 +20,7 @@ from ondc_adapter.sandbox.lookup import RegistryLookup
 from ondc_adapter.sandbox.network import (
     NetworkOptions,
     SandboxNetwork,
+    party_url,
     start_network,
     subscribe,
 )
@@ -143,7 +144,7 @@ async def join_network(registry_url: str) -> AsyncIterator[SandboxNetwork]:
         except (httpx.HTTPError, ValueError) as exc:
             raise RuntimeError(f"no sandbox registry at {registry_url}: {exc}") from exc
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ondc-run-")))
-        sid = f"buyer-{uuid.uuid4().hex[:8]}.sandbox.local"
+        sid = f"buyer-{uuid.uuid4().hex[:8]}.sandbox.localhost"
         keys = node_keys.new_keys(sid, "sandbox-key-1")
         node_keys.write_keys(keys, tmp / "keys")
         buyer = BuyerApp(
@@ -159,9 +160,9 @@ async def join_network(registry_url: str) -> AsyncIterator[SandboxNetwork]:
         )
         server: RunningServer = await start_server("buyer", app)
         stack.push_async_callback(server.stop)
-        buyer.base_url = server.url
+        buyer.base_url = party_url(sid, (server.host, server.port), server.host)
         await http.post(
-            f"{registry_url}/sandbox/site", json={"subscriber_id": sid, "base_url": server.url}
+            f"{registry_url}/sandbox/site", json={"subscriber_id": sid, "base_url": buyer.base_url}
         )
         await subscribe(
             http, registry_url, keys,

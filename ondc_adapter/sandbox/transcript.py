@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from ondc_adapter.outbound import local_transport
+
 # Values of these headers are signatures, not secrets, but the transcript is meant to be
 # replayable by testers, so they are kept verbatim; nothing private ever appears in a header.
 
@@ -67,7 +69,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         # A shared inner transport (one connection pool, one TLS context: building one costs
         # ~60 ms) belongs to whoever passed it in and is not closed here.
         self._owns_inner = inner is None
-        self._inner = inner or httpx.AsyncHTTPTransport()
+        # The sandbox's parties are named under .localhost: the checked transport resolves
+        # those names to loopback (outbound.py).
+        self._inner = inner or local_transport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()

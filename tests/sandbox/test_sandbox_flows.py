@@ -77,7 +77,7 @@ async def test_flow(flow: str, domain: str, tmp_path: Path) -> None:
     export = result.export
     assert export["domain"] == domain and export["version"] == "1.2.0"
     assert export["flow"] == flow
-    assert export["bap_id"] == "buyer.sandbox.local" and export["bpp_id"]
+    assert export["bap_id"] == "buyer.sandbox.localhost" and export["bpp_id"]
     if flow in LVU_KEYS:
         assert list(export["payload"]) == LVU_KEYS[flow]
     for key, payload in export["payload"].items():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from ondc_adapter.outbound import local_transport
 from ondc_adapter.sandbox.network import NetworkOptions, start_network
 
 DOMAIN = "ONDC:RET16"
@@ -15,7 +16,12 @@ DOMAIN = "ONDC:RET16"
 
 async def test_admin_api_answers_with_the_printed_key(tmp_path: Path) -> None:
     opts = NetworkOptions(domains=[DOMAIN], work_dir=tmp_path, console_accounts=True)
-    async with start_network(opts) as net, httpx.AsyncClient(timeout=10) as client:
+    # the parties are named under .localhost: a client that resolves those names (as curl
+    # and browsers do) talks to them
+    async with (
+        start_network(opts) as net,
+        httpx.AsyncClient(timeout=10, transport=local_transport()) as client,
+    ):
         info = net.describe()
         key = info["admin_api_key"]
         orders = await client.get(f"{info['adapter']}/admin/orders", headers={"X-API-Key": key})
