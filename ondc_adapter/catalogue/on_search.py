@@ -160,6 +160,12 @@ def _static_from_row(values: Sequence[Any]) -> str:
     ))
 
 
+def available_count(stock: int) -> str:
+    """What a buyer app is told of the stock: "99" (available) or "0" (not), never the
+    number (ONDC retail 1.2.0; its log validator refuses any other value)."""
+    return "99" if stock > 0 else "0"
+
+
 def item_json(item: Any, ts: _Timestamps, *, live: bool = True) -> dict[str, Any]:
     """One ``items[]`` entry from anything with the item columns as attributes (an ``Item``, a
     row of the items table). The readable reference for ``item_text``, which must give exactly
@@ -174,8 +180,10 @@ def item_json(item: Any, ts: _Timestamps, *, live: bool = True) -> dict[str, Any
         "time": {"label": "enable" if enabled else "disable", "timestamp": ts(item.updated_at)},
         "quantity": {
             "unitized": {"measure": {"unit": item.unit, "value": item.unit_value}},
-            "available": {"count": str(stock)},
-            "maximum": {"count": str(min(stock, item.max_per_order))},
+            # Stock is not disclosed: "99" in stock, "0" not (ONDC retail 1.2.0); the
+            # per-order limit goes in maximum.count.
+            "available": {"count": available_count(stock)},
+            "maximum": {"count": str(item.max_per_order)},
         },
         "price": {
             "currency": "INR",
@@ -305,7 +313,8 @@ def item_text(row: Any, ts: _Timestamps, *, live: bool = True) -> str:
     return (
         f'{{"id":{_S(item_id)},"time":{{"label":"{label}","timestamp":"{ts(updated_at)}"}},'
         f'"quantity":{{"unitized":{{"measure":{{"unit":{_S(unit)},"value":{_S(unit_value)}}}}},'
-        f'"available":{{"count":"{stock}"}},"maximum":{{"count":"{min(stock, max_per_order)}"}}}},'
+        f'"available":{{"count":"{available_count(stock)}"}},'
+        f'"maximum":{{"count":"{max_per_order}"}}}},'
         f'"price":{{"currency":"INR","value":"{price:.2f}","maximum_value":"{mrp:.2f}"}},'
         f"{static}}}"
     )
