@@ -29,13 +29,32 @@ def wire_order(record: OrderRecord) -> dict[str, Any]:
         order["tags"] = copy.deepcopy(record.tags)
     if record.documents:
         order["documents"] = copy.deepcopy(record.documents)
+    if record.state == "Created":
+        # Not yet accepted: no delivery promise yet. Retail 1.2.0 gives the Delivery
+        # fulfillment's start/end time ranges only once the order is Accepted (ONDC's log
+        # validator refuses them on a Created on_confirm); they appear with the acceptance.
+        for f in order["fulfillments"]:
+            if f.get("type") == "Delivery":
+                for side in ("start", "end"):
+                    if isinstance(f.get(side), dict):
+                        f[side].pop("time", None)
     order["created_at"] = record.created_at_text
     order["updated_at"] = record.updated_at_text
     return order
 
 
-def order_message(record: OrderRecord) -> dict[str, Any]:
-    return {"order": wire_order(record)}
+# What retail 1.2.0's on_cancel order may not carry (ONDC's log validator: the on_cancel order
+# has no tags, documents or cancellation_terms).
+NOT_IN_ON_CANCEL = ("tags", "documents", "cancellation_terms")
+
+
+def order_message(record: OrderRecord, *, action: str | None = None) -> dict[str, Any]:
+    """``{"order": ...}`` of a callback; ``action`` trims what that callback may not carry."""
+    order = wire_order(record)
+    if action == "on_cancel":
+        for key in NOT_IN_ON_CANCEL:
+            order.pop(key, None)
+    return {"order": order}
 
 
 def forward_fulfillment(record: OrderRecord) -> dict[str, Any]:

@@ -373,7 +373,8 @@ async def handle_init(
         "fulfillments": [fulfillment],
         "quote": quote,
         "payment": _payment_terms(policy, raw.get("payment"), pricing.provider.name),
-        "cancellation_terms": policy.cancellation_terms(),
+        # retail 1.2.0 has no cancellation_terms on the order ("not enabled yet", ONDC's log
+        # validator); the cancellation policy applies all the same (orders.policy)
         "tags": [policy.bpp_terms(pricing.provider.pan)],
     }
     await repository.save_draft(
@@ -685,7 +686,7 @@ async def handle_cancel(
     reason = cancel_reason(msg.cancellation_reason_id, Party.BUYER)
     if reason is None:
         return _reply(
-            request, deps, now, order_message(record),
+            request, deps, now, order_message(record, action="on_cancel"),
             Error.of(
                 Code.INVALID_CANCELLATION_REASON,
                 f"{msg.cancellation_reason_id} is not a buyer cancellation reason",
@@ -694,14 +695,14 @@ async def handle_cancel(
         )
     if not all(line.get("cancellable", True) for line in record.lines if line["count"]):
         return _reply(
-            request, deps, now, order_message(record),
+            request, deps, now, order_message(record, action="on_cancel"),
             Error.of(Code.CANCELLATION_NOT_POSSIBLE, "the order has non-cancellable items"),
         )
     if reason.code == "006":
         tat = parse_duration(forward_fulfillment(record).get("@ondc/org/TAT") or "P0D")
         if now < record.created_at + tat:
             return _reply(
-                request, deps, now, order_message(record),
+                request, deps, now, order_message(record, action="on_cancel"),
                 Error.of(Code.CANCELLATION_REJECTED_TAT, "the promised delivery time is not over"),
             )
     try:
@@ -711,9 +712,10 @@ async def handle_cancel(
         )
     except IllegalTransition as exc:
         return _reply(
-            request, deps, now, order_message(record), Error.of(exc.code, exc.reason)
+            request, deps, now, order_message(record, action="on_cancel"),
+            Error.of(exc.code, exc.reason),
         )
-    return _reply(request, deps, now, order_message(record))
+    return _reply(request, deps, now, order_message(record, action="on_cancel"))
 
 
 def _tag_values(tag: Tag) -> dict[str, str]:

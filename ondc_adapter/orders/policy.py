@@ -110,8 +110,9 @@ class OrderPolicy:
             ("provider_tax_number", provider_pan or self.default_provider_pan),
         ]
         if confirmed:
+            # on_confirm's list is on_init's plus np_type (1.2.0 wants no accept_bap_terms:
+            # "not required for now", ONDC's log validator)
             entries.insert(0, ("np_type", self.np_type))
-            entries.append(("accept_bap_terms", "Y"))
         return {"code": "bpp_terms", "list": [{"code": c, "value": v} for c, v in entries]}
 
     def withholding(self) -> str:

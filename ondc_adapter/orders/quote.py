@@ -63,6 +63,7 @@ class Line:
     unit_price: Decimal | None = None
     available: int | None = None
     maximum: int | None = None
+    requested: int | None = None  # what the buyer asked for (count may be less: 40002/40009)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -117,8 +118,11 @@ class QuoteResult:
                     "price": {"currency": "INR", "value": format_money(line.unit_price or ZERO)}
                 }
                 if availability:
+                    # stock is not disclosed: "99" when the count asked for is there, else "0"
+                    asked = line.requested if line.requested is not None else (line.count or 0)
+                    enough = (line.available or 0) >= asked > 0
                     item["quantity"] = {
-                        "available": {"count": str(line.available or 0)},
+                        "available": {"count": "99" if enough else "0"},
                         "maximum": {"count": str(line.maximum or 0)},
                     }
                 entry["item"] = item
@@ -173,6 +177,7 @@ def compute_quote(
                 unit_price=paisa(offer.unit_price),
                 available=min(max(offer.available, 0), offer.maximum),
                 maximum=offer.maximum,
+                requested=count,
             )
         )
         if offer.discount > 0 and can:

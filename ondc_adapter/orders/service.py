@@ -83,7 +83,7 @@ async def _push(
     stock the action gave back (a cancel, an RTO, a returned item)."""
     base = Context.model_validate(record.context)
     message = OutboundMessage.unsolicited(
-        base, action, order_message(record), settings=settings, now=now
+        base, action, order_message(record, action=action), settings=settings, now=now
     )
     await outbox.enqueue(session, message, now=now)
     await push_stock_changes(session, settings, now=now)

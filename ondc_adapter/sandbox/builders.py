@@ -17,14 +17,19 @@ from typing import Any
 from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
 from ondc_adapter.sandbox import paths
 
+# The buyer app's own GSTIN, sent in confirm's bap_terms (a well-formed GSTIN, not the
+# seller's: ONDC's validator checks both).
+BUYER_APP_GSTIN = "29AABCS1429B1ZB"
+
 BUYER = {
     "name": "Sandbox Buyer",
     "phone": "9886098860",
     "email": "buyer@example.com",
     "gps": "12.974002,77.613458",
     "area_code": "560001",
+    # name, building and locality: each of 4+ characters and all different (ONDC's validator)
     "address": {
-        "name": "12",
+        "name": "Asha Devi",
         "building": "Sandbox Towers",
         "locality": "MG Road",
         "city": "Bengaluru",
@@ -281,8 +286,14 @@ def build_confirm(state: FlowState, *, order_id: str | None = None,
         }
     )
     fulfillments = copy.deepcopy(init["fulfillments"])
+    offered = {f.get("id"): f for f in on_init.get("fulfillments") or []}
     for f in fulfillments:
         f.setdefault("end", {})["person"] = {"name": BUYER["name"]}
+        # confirm carries the tracking choice on_select / on_init offered
+        f["tracking"] = bool(offered.get(f.get("id"), {}).get("tracking", False))
+    bpp_terms = [t for t in on_init.get("tags") or [] if t.get("code") == "bpp_terms"]
+    bap_terms = {"code": "bap_terms",
+                 "list": [{"code": "tax_number", "value": BUYER_APP_GSTIN}]}
     order = {
         "id": state.order_id,
         "state": "Created",
@@ -292,7 +303,7 @@ def build_confirm(state: FlowState, *, order_id: str | None = None,
         "fulfillments": fulfillments,
         "quote": quote,
         "payment": payment,
-        "tags": on_init.get("tags", []),
+        "tags": [*bpp_terms, bap_terms],
         "created_at": ctx["timestamp"],
         "updated_at": ctx["timestamp"],
     }

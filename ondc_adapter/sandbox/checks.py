@@ -387,6 +387,13 @@ def check_path_exists(ctx: CheckContext, arg: Any) -> list[str]:
     return [] if paths.get(ctx.payload, str(arg), sentinel) is not sentinel else [f"no {arg}"]
 
 
+def check_path_absent(ctx: CheckContext, arg: Any) -> list[str]:
+    """What the version does not have (retail 1.2.0: no order cancellation_terms)."""
+    sentinel = object()
+    found = paths.get(ctx.payload, str(arg), sentinel)
+    return [] if found is sentinel else [f"{arg} present, but retail 1.2.0 has none"]
+
+
 def check_ack(ctx: CheckContext, arg: Any) -> list[str]:
     """For send steps: ``ack: true`` (default) or ``ack: false``."""
     sent = ctx.sent
@@ -420,6 +427,7 @@ CHECKS: dict[str, CheckFn] = {
     "catalog_items": check_catalog_items,
     "path_equals": check_path_equals,
     "path_exists": check_path_exists,
+    "path_absent": check_path_absent,
     "ack": check_ack,
 }
 

@@ -195,6 +195,19 @@ async def subscribe(
         raise SubscribeFailed(f"{keys.subscriber_id}: {answer.get('error')}")
 
 
+# The sandbox seller accepts each order itself, after on_confirm: on_confirm says Created and
+# the acceptance is the unsolicited on_status (Accepted, Pending) that ONDC's retail 1.2.0 flows
+# expect as on_status_pending (the log validator refuses an on_status_pending after an
+# Accepted on_confirm). The other terms are OrderPolicy's samples.
+SANDBOX_TERMS = {"auto_accept": False}
+
+
+def sandbox_terms(work_dir: Path) -> Path:
+    path = work_dir / "seller-terms.json"
+    path.write_text(json.dumps(SANDBOX_TERMS))
+    return path
+
+
 def adapter_settings(
     base: Settings,
     *,
@@ -227,6 +240,7 @@ def adapter_settings(
             "domains": domains,
             # the sandbox's parties all live on loopback
             "allow_private_network": True,
+            "seller_terms_file": base.seller_terms_file or sandbox_terms(work_dir),
             # every search passes the gateway here: make the adapter insist on its signature
             "search_requires_gateway": True,
         }

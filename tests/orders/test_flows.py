@@ -112,7 +112,11 @@ async def test_flow2_order_to_delivery(pg_db, domain: str) -> None:
     assert commercial_terms(order["quote"]) == commercial_terms(sel.order["quote"])
     assert order["created_at"] == con.request["context"]["timestamp"]
     assert order["updated_at"] == con.reply["context"]["timestamp"]
-    assert order["cancellation_terms"] == ini.order["cancellation_terms"]
+    # retail 1.2.0: no cancellation_terms on the order, and bpp_terms as on_init's plus np_type
+    assert "cancellation_terms" not in order and "cancellation_terms" not in ini.order
+    [terms] = [t for t in order["tags"] if t["code"] == "bpp_terms"]
+    [init_terms] = [t for t in ini.order["tags"] if t["code"] == "bpp_terms"]
+    assert [e for e in terms["list"] if e["code"] != "np_type"] == init_terms["list"]
     assert order["payment"] == con.request["message"]["order"]["payment"]
     start = order["fulfillments"][0]["start"]
     assert start["location"]["id"] == "L1" and start["contact"]["phone"] == "9876543210"
@@ -205,7 +209,9 @@ async def test_flow3_out_of_stock_then_order(pg_db, domain: str) -> None:
     assert sel.error["message"] == '[{"item_id":"I2","error":"40002"}]'
     lines = {b["@ondc/org/item_id"]: b for b in sel.order["quote"]["breakup"]}
     assert lines["I2"]["@ondc/org/item_quantity"]["count"] == 1
-    assert lines["I2"]["item"]["quantity"]["available"]["count"] == "1"
+    # 3 asked, 1 left: offered 1, and the stock is shown only as not available ("0")
+    assert lines["I2"]["item"]["quantity"]["available"]["count"] == "0"
+    assert lines["I1"]["item"]["quantity"]["available"]["count"] == "99"
     assert lines["I2"]["price"]["value"] == "349.50"
     check_quote(sel.order["quote"])
 
