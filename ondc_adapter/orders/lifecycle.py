@@ -242,6 +242,11 @@ async def advance(
         raise IllegalTransition("accept the order before moving its fulfillment")
     stamp = format_timestamp(now)
     fwd["state"] = {"descriptor": {"code": target.value}}
+    if target in PICKED_UP and not any(t.get("code") == "routing" for t in fwd.get("tags") or []):
+        # Once the parcel moves, the Delivery fulfillment says how it travels (ONDC retail
+        # 1.2.0, required by the log validator from on_status_picked on): point to point,
+        # as this state machine goes (no hub states).
+        fwd.setdefault("tags", []).append(ROUTING_P2P)
     if target == F.ORDER_PICKED_UP:
         fwd.setdefault("start", {}).setdefault("time", {})["timestamp"] = stamp
         record.documents = [
@@ -286,6 +291,9 @@ async def advance(
         reason=f"fulfillment {fwd['id']} {target.value}",
     )
     _touch(record, now)
+
+
+ROUTING_P2P = {"code": "routing", "list": [{"code": "type", "value": "P2P"}]}
 
 
 def _invoice_url(record: OrderRecord) -> str:
