@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.handler import handle_search
+from ondc_adapter.catalogue.rejections import handle_catalog_rejection
 from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders.handlers import HANDLERS as ORDER_HANDLERS
 from ondc_adapter.protocol.ack import Error
@@ -35,7 +36,10 @@ def not_supported(action: str) -> Handler:
 
 
 def not_supported_handlers() -> dict[str, Handler]:
-    return {action: not_supported(action) for action in BPP_ACTIONS}
+    handlers = {action: not_supported(action) for action in BPP_ACTIONS}
+    # a rejection is stored, never answered: there is no on_catalog_rejection
+    handlers["catalog_rejection"] = handle_catalog_rejection
+    return handlers
 
 
 def default_handlers(settings: Settings) -> dict[str, Handler]:

@@ -43,10 +43,12 @@ log = get_logger(__name__)
 
 def inbound_from_row(row: InboxEntry) -> InboundRequest:
     data = orjson.loads(row.body)
+    # catalog_rejection carries ``errors`` where every other request has ``message``
+    message = data["message"] if "message" in data else {"errors": data.get("errors") or []}
     return InboundRequest(
         action=row.action,
         context=Context.model_validate(data["context"]),
-        message=data["message"],
+        message=message,
         received_at=row.received_at,
         signer=row.signer,
         gateway=row.gateway,

@@ -26,6 +26,7 @@ from ondc_adapter.api.auth import SignatureVerifier, Verified
 from ondc_adapter.api.body import check_content_type, parse_json, read_body
 from ondc_adapter.api.nack import Rejection, internal_error, invalid_request
 from ondc_adapter.api.targets import check_bap_uri
+from ondc_adapter.catalogue.rejections import CatalogRejection
 from ondc_adapter.inbox import Inbox, InboxRecord, Recorded
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
@@ -90,10 +91,13 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def validate_envelope(data: dict[str, Any]) -> Envelope:
+def validate_envelope(data: dict[str, Any], action: str = "") -> Envelope | CatalogRejection:
     """400 NACK 30000 with the JSON path of the first offending field."""
+    model: type[Envelope] | type[CatalogRejection] = (
+        CatalogRejection if action == "catalog_rejection" else Envelope
+    )
     try:
-        return Envelope.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path = json_path(first["loc"])
@@ -101,7 +105,7 @@ def validate_envelope(data: dict[str, Any]) -> Envelope:
 
 
 def check_envelope_context(
-    envelope: Envelope, *, action: str, settings: Settings, now: datetime
+    envelope: Envelope | CatalogRejection, *, action: str, settings: Settings, now: datetime
 ) -> None:
     error = check_context(
         envelope.context,
@@ -247,7 +251,7 @@ class InboundPipeline:
         )
         self.verifier.check_sender(verified, claimed_bap_id(data))
         await self.check_rate(verified.signer.subscriber_id)
-        envelope = validate_envelope(data)
+        envelope = validate_envelope(data, action)
         check_envelope_context(envelope, action=action, settings=settings, now=now)
         # The callback goes to bap_uri: it must be the sender's registered subscriber_url.
         check_bap_uri(envelope.context.bap_uri, verified.signer, envelope.context.domain)
@@ -268,7 +272,8 @@ class InboundPipeline:
             )
 
     async def record(
-        self, action: str, raw: bytes, envelope: Envelope, verified: Verified, now: datetime
+        self, action: str, raw: bytes, envelope: Envelope | CatalogRejection,
+        verified: Verified, now: datetime,
     ) -> Recorded:
         ctx = envelope.context
         entry = InboxRecord(

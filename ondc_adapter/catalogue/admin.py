@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.api.admin_auth import require_admin
-from ondc_adapter.catalogue import write
+from ondc_adapter.catalogue import rejections, write
 from ondc_adapter.catalogue.handler import push_incremental
 from ondc_adapter.catalogue.models import (
     FieldProblem,
@@ -311,6 +311,23 @@ async def delete_item(item_id: str, request: Request) -> Deleted:
             raise HTTPException(404, f"item {item_id!r} not found")
         pushed = await _push(session, _settings(request), now, items=[item_id])
         return Deleted(id=item_id, pushed=pushed)
+
+
+# ---------------------------------------------------------------- rejections
+
+
+@router.get("/catalogue/rejections")
+async def catalogue_rejections(
+    request: Request, provider: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """What buyer apps refused of the catalogue (``catalog_rejection``), newest first; each
+    with ONDC's meaning of its code and the provider and item its path names."""
+    limit, offset = max(1, min(limit, 1000)), max(0, min(offset, 1_000_000_000))
+    async with _db(request).session() as session:
+        rows = await rejections.list_rejections(
+            session, provider_id=provider, limit=limit, offset=offset
+        )
+        return {"rejections": [rejections.as_dict(r) for r in rows]}
 
 
 __all__ = ["router"]

@@ -119,5 +119,37 @@ def import_cmd(
         raise typer.Exit(1)
 
 
+@catalogue_app.command("rejections")
+def rejections_cmd(
+    provider: Annotated[str | None, typer.Option(help="only this store (provider id)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 100,
+) -> None:
+    """What buyer apps refused of the catalogue (catalog_rejection), newest first."""
+    import asyncio
+    import json
+
+    from ondc_adapter.catalogue import rejections
+    from ondc_adapter.settings import Settings
+    from ondc_adapter.storage import Database
+
+    async def run() -> list[dict[str, object]]:
+        db = Database(Settings().database_url)
+        try:
+            await db.migrate()
+            async with db.session() as session:
+                rows = await rejections.list_rejections(
+                    session, provider_id=provider, limit=max(1, limit)
+                )
+                return [rejections.as_dict(r) for r in rows]
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(run())
+    if not found:
+        typer.echo("no catalogue rejections")
+    for row in found:
+        typer.echo(json.dumps(row, ensure_ascii=False))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(catalogue_app, name="catalogue")

@@ -71,7 +71,7 @@ def run(
 
     from ondc_adapter.cli.lazy import elapsed_since_start
     from ondc_adapter.logging import configure_logging
-    from ondc_adapter.sandbox.report import print_result, step_line, write_export
+    from ondc_adapter.sandbox.report import exportable, print_result, step_line, write_export
     from ondc_adapter.sandbox.scenario import find_scenario
     from ondc_adapter.sandbox.session import run_flow
 
@@ -102,8 +102,14 @@ def run(
         raise typer.Exit(2) from None
     result = output.result
     print_result(console, result)
-    if export:
-        write_export(export, result.export)
+    if export and not exportable(result.export):
+        console.print(
+            f"[yellow]no bundle written: ONDC's validator defines no flow "
+            f"{result.export.get('flow')!r} for retail {result.export.get('version')} (a bundle "
+            f"naming it would pass unchecked)[/yellow]"
+        )
+    elif export:
+        write_export(export, result.export, result.wire)
         console.print(f"[dim]log-validation payload: {export}[/dim]")
     if transcript:
         output.transcript.write_jsonl(transcript)

@@ -32,11 +32,14 @@ BPP_ACTIONS = (
     "update",
     "rating",
     "support",
+    # a buyer app's refusal of parts of the catalogue (flows 7 and 9): ACKed, stored, and
+    # answered by no on_* callback
+    "catalog_rejection",
 )
 Action = Literal[
     "search", "select", "init", "confirm", "status", "track", "cancel", "update", "rating",
     "support", "on_search", "on_select", "on_init", "on_confirm", "on_status", "on_track",
-    "on_cancel", "on_update", "on_rating", "on_support",
+    "on_cancel", "on_update", "on_rating", "on_support", "catalog_rejection",
 ]
 _FQDN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.\-_]*[A-Za-z0-9])?$")
 _CITY = re.compile(r"^(?:std:\d{2,5}|\*)$")

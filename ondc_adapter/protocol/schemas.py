@@ -20,6 +20,7 @@ SCHEMA_MODULES = (
     "ondc_adapter.protocol.messages",
     "ondc_adapter.protocol.order",
     "ondc_adapter.protocol.catalog",
+    "ondc_adapter.catalogue.rejections",
     "ondc_adapter.sandbox.registry_messages",
 )
 

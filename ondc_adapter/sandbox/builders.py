@@ -414,6 +414,37 @@ def build_update_settlement(state: FlowState, *, after: str = "on_update") -> di
     }
 
 
+
+
+def build_catalog_rejection(state: FlowState, *, code: str = "91003",
+                            provider_code: str = "90019") -> dict[str, Any]:
+    """The buyer app refuses part of the catalogue it was sent last (flows 7 and 9): the
+    first item of the latest on_search with ``code`` (an ITEM-ERROR), or, when that on_search
+    has no item, its first provider with ``provider_code``. Type and message are ONDC's for
+    the code; the path names provider and item by id."""
+    from ondc_adapter.catalogue.rejections import rejection_codes
+
+    on_search = state.latest("on_search")
+    providers = paths.get(on_search, "message.catalog.bpp/providers", None) or []
+    if not providers:
+        raise BuildError("the last on_search has no provider to refuse")
+    provider = providers[0]
+    base = f"message.catalog['bpp/providers'][?(@.id=='{provider['id']}')]"
+    items = provider.get("items") or []
+    chosen, path = (code, f"{base}.items[?(@.id=='{items[0]['id']}')]") if items else (
+        provider_code, base)
+    known = rejection_codes().get(chosen)
+    if known is None:
+        raise BuildError(f"{chosen} is not an ONDC catalogue rejection code")
+    ctx = state.context("catalog_rejection", transaction_id=on_search["context"]["transaction_id"])
+    ctx["city"] = on_search["context"].get("city", ctx["city"])  # "*" after an incremental one
+    return {
+        "context": ctx,
+        "errors": [{"code": chosen, "type": known["type"], "path": path,
+                    "message": known["message"]}],
+    }
+
+
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "search": build_search,
     "search_full_catalog": build_search,
@@ -426,6 +457,7 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "cancel": build_cancel,
     "update_return": build_update_return,
     "update_settlement": build_update_settlement,
+    "catalog_rejection": build_catalog_rejection,
 }
 
 

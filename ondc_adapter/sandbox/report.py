@@ -67,6 +67,26 @@ def print_result(console: Console, result: FlowResult) -> None:
     console.print(f"{verdict} in {result.elapsed_s:.2f}s")
 
 
-def write_export(path: Path, export: dict[str, Any]) -> None:
-    """The log-validation-utility request body (POST /api/validate)."""
-    path.write_text(json.dumps(export, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+# The flows ONDC's log validator defines, by retail version: a bundle naming any other flow id
+# would be "verified" without a single check (certification.md), so none is written.
+VALIDATOR_FLOWS = {"1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"})}
+
+
+def exportable(export: dict[str, Any]) -> bool:
+    return str(export.get("flow")) in VALIDATOR_FLOWS.get(str(export.get("version")), ())
+
+
+def write_export(path: Path, export: dict[str, Any], wire: dict[str, bytes] | None = None) -> None:
+    """The log-validation-utility request body (POST /api/validate). Each payload is the body
+    that went over the wire, spliced in byte for byte (never parsed and written again)."""
+    wire = wire or {}
+    head = ", ".join(
+        f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in export.items() if k != "payload"
+    )
+    payloads = ",\n".join(
+        f"    {json.dumps(key)}: "
+        + (wire[key].decode("utf-8") if key in wire else json.dumps(value, ensure_ascii=False))
+        for key, value in (export.get("payload") or {}).items()
+    )
+    path.write_text("{" + head + ', "payload": {\n' + payloads + "\n}}\n", encoding="utf-8")

@@ -68,6 +68,8 @@ class FlowResult:
     export: dict[str, Any]
     elapsed_s: float
     unsupported: list[str] = field(default_factory=list)
+    # export key -> the exact bytes that went over the wire (the bundle splices these in)
+    wire: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,7 @@ class ScenarioRunner:
             return FlowResult(scenario, self.domain, [], {}, 0.0, unsupported=missing)
         sent_by_step: dict[str, Sent] = {}
         seen_ids: set[str] = set()
+        self._wire: dict[str, bytes] = {}
         aborted = False
         for step in scenario.steps:
             if aborted:
@@ -204,6 +207,7 @@ class ScenarioRunner:
                 "payload": export,
             },
             time.perf_counter() - t0,
+            wire=self._wire,
         )
 
     async def _send(
@@ -228,6 +232,7 @@ class ScenarioRunner:
         state.last[step.action] = payload
         if step.export:
             export[step.export] = payload
+            self._wire[step.export] = sent.body
         ctx = CheckContext(state, sent=sent, seen_message_ids=seen_ids, schema_dir=self.schema_dir)
         want_ack = step.expect.get("ack", True)
         checks = [run_check({"ack": want_ack}, ctx)]
@@ -320,6 +325,7 @@ class ScenarioRunner:
         state.last[str(step.await_)] = payload
         if step.export:
             export[step.export] = payload
+            self._wire[step.export] = cb.body
         ok = all(c.ok for c in checks)
         return StepOutcome(
             step,

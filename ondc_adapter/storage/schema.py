@@ -15,6 +15,7 @@ TABLE_MODULES = (
     "ondc_adapter.inbox",
     "ondc_adapter.orders.tables",
     "ondc_adapter.console.tables",
+    "ondc_adapter.catalogue.rejections",
 )
 
 

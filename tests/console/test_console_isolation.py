@@ -53,6 +53,7 @@ def cases(order_b: str) -> list[tuple[str, str, str, dict[str, str]]]:
         ("/console/orders/{order_id}/returns/{return_id}/{step}", "POST",
          f"/console/orders/{order_b}/returns/R1/reject", {"reason_code": "001"}),
         ("/console/store", "GET", "/console/store?store=P2", {}),
+        ("/console/rejections", "GET", "/console/rejections?store=P2", {}),
         ("/console/store", "POST", "/console/store",
          {"store": "P2", "name": "taken over", "phone": "9876543210",
           "email": "x@example.com"}),

@@ -56,7 +56,7 @@ LVU_KEYS = {
 
 
 @pytest.mark.parametrize("domain", ["ONDC:RET12", "ONDC:RET16"])
-@pytest.mark.parametrize("flow", ["1", "1-push", "2", "3", "4", "5", "6"])
+@pytest.mark.parametrize("flow", ["1", "1-push", "2", "3", "4", "5", "6", "7", "8", "9"])
 async def test_flow(flow: str, domain: str, tmp_path: Path) -> None:
     output = await run_flow(
         flow, domain=domain, options=NetworkOptions(domains=[domain], work_dir=tmp_path)
