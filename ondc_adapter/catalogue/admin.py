@@ -106,6 +106,23 @@ def _unprocessable(problems: list[FieldProblem]) -> HTTPException:
     )
 
 
+async def _locations_taken(session: AsyncSession, body: ProviderIn) -> list[FieldProblem]:
+    """ONDC wants location ids unique across the whole catalogue, not per provider."""
+    ids = [loc.id for loc in body.locations]
+    taken = (
+        await session.execute(
+            select(Location.id, Location.provider_id).where(
+                Location.id.in_(ids), Location.provider_id != body.id,
+                Location.deleted_at.is_(None),
+            )
+        )
+    ).all()
+    return [
+        FieldProblem("locations.id", f"location id {lid!r} is already used by provider {owner!r}")
+        for lid, owner in taken
+    ]
+
+
 async def _provider_out(session: AsyncSession, provider_id: str, pushed: int = 0) -> ProviderOut:
     provider = await session.get(Provider, provider_id, populate_existing=True)
     if provider is None or provider.deleted_at is not None:
@@ -162,6 +179,9 @@ async def create_provider(body: ProviderIn, request: Request) -> ProviderOut:
         existing = await session.get(Provider, body.id)
         if existing is not None and existing.deleted_at is None:
             raise HTTPException(409, f"provider {body.id!r} exists: use PUT")
+        taken = await _locations_taken(session, body)
+        if taken:
+            raise _unprocessable(taken)
         await write.save_provider(session, body, now)
         return await _provider_out(session, body.id)
 
@@ -179,6 +199,9 @@ async def update_provider(provider_id: str, body: ProviderIn, request: Request) 
         existing = await session.get(Provider, provider_id)
         if existing is None or existing.deleted_at is not None:
             raise HTTPException(404, f"provider {provider_id!r} not found")
+        taken = await _locations_taken(session, body)
+        if taken:
+            raise _unprocessable(taken)
         await write.save_provider(session, body, now)
         pushed = await _push(session, _settings(request), now, providers=[provider_id])
         return await _provider_out(session, provider_id, pushed)

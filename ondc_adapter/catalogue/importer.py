@@ -286,6 +286,7 @@ class _Importer:
         self.fulfillments: dict[str, set[str]] = {}
         self.groups: dict[str, set[str]] = {}
         self.item_ids: set[str] = set()
+        self.location_owner: dict[str, str] = {}  # location id -> provider id (file + db)
         self.pending: list[tuple[ItemIn, OdopProduct | None]] = []
         # with subscribers: what differs from the database, compared before each write
         self.track = track
@@ -328,6 +329,25 @@ class _Importer:
             if len(self.report.problems) < MAX_REPORTED:
                 self.report.problems.append(RowProblem(row, record, p.field, p.reason))
 
+    async def location_taken(self, location_id: str, provider_id: str) -> FieldProblem | None:
+        """ONDC wants location ids unique across the whole catalogue, not per provider."""
+        owner = self.location_owner.get(location_id)
+        if owner is None:
+            owner = await self.session.scalar(
+                select(Location.provider_id).where(
+                    Location.id == location_id, Location.provider_id != provider_id,
+                    Location.deleted_at.is_(None),
+                ).limit(1)
+            )
+        if owner is not None and owner != provider_id:
+            return FieldProblem(
+                "locations.id",
+                f"location id {location_id!r} is already used by provider {owner!r}; location "
+                "ids must be unique across the whole catalogue",
+            )
+        self.location_owner[location_id] = provider_id
+        return None
+
     async def known_provider(self, provider_id: str) -> bool:
         """Defined earlier in the file, or already in the database (loaded once)."""
         if provider_id in self.providers:
@@ -355,6 +375,13 @@ class _Importer:
             return
         if kind == "provider":
             provider, problems = parse_provider(data)
+            if provider is not None:
+                for loc in provider.locations:
+                    taken = await self.location_taken(loc.id, provider.id)
+                    if taken is not None:
+                        problems.append(taken)
+                if problems:
+                    provider = None
             if provider is None:
                 self.problem(row, label, problems)
                 return
@@ -384,6 +411,11 @@ class _Importer:
             if not await self.known_provider(pid):
                 self.problem(row, label, [FieldProblem("provider_id", f"unknown provider {pid!r}")])
                 return
+            if isinstance(parsed, LocationIn):
+                taken = await self.location_taken(parsed.id, pid)
+                if taken is not None:
+                    self.problem(row, label, [taken])
+                    return
             if self.report.ok:
                 await self.flush()
                 if isinstance(parsed, LocationIn):

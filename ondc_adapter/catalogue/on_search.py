@@ -70,6 +70,11 @@ from ondc_adapter.protocol.durations import format_timestamp
 ENVELOPE_RESERVE = 4096
 MAX_SQL_IDS = 5000  # context + error + JSON punctuation around the message
 FULFILLMENT_IDS = {"Delivery": "1", "Self-Pickup": "2", "Delivery and Self-Pickup": "3"}
+# bpp/fulfillments lists only the types of ONDC's enumeration (Delivery, Self-Pickup,
+# Buyer-Delivery); "Delivery and Self-Pickup" stays a provider-level choice.
+CATALOGUE_FULFILLMENTS = [
+    {"id": FULFILLMENT_IDS[kind], "type": kind} for kind in ("Delivery", "Self-Pickup")
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,7 +486,7 @@ class PageBuilder:
         prefix = '{"catalog":{'
         if full:
             prefix += '"bpp/descriptor":' + _dumps(profile.descriptor()) + ","
-            fulfillments = [{"id": v, "type": k} for k, v in FULFILLMENT_IDS.items()]
+            fulfillments = CATALOGUE_FULFILLMENTS
             prefix += '"bpp/fulfillments":' + _dumps(fulfillments) + ","
         self.prefix = prefix + '"bpp/providers":['
         self.suffix = "]}}"
@@ -963,7 +968,7 @@ async def stream_catalogue(
     today = now.date().isoformat()
     conditions = _live_conditions(domain, None)
     categories, headers = await _live_providers(session, conditions)
-    fulfillments = [{"id": v, "type": k} for k, v in FULFILLMENT_IDS.items()]
+    fulfillments = CATALOGUE_FULFILLMENTS
     parts = [
         '{"catalog":{"bpp/descriptor":', _dumps(profile.descriptor()),
         ',"bpp/fulfillments":', _dumps(fulfillments), ',"bpp/providers":[',

@@ -171,7 +171,8 @@ class _Generator:
         prefix = STATE_GEO.get(first.state, (0, 0, "11"))[2]
         width = 6 - len(prefix)
         location: dict[str, Any] = {
-            "id": "L1",
+            # unique across the whole catalogue, as ONDC wants location ids
+            "id": f"L-{lgd}",
             "street": f"{n + 1} Sample Haat Road",
             "locality": f"{first.district} Craft Cluster",
             "city": first.district,
@@ -246,7 +247,7 @@ class _Generator:
             "type": "item",
             "id": f"S{index + 1:07d}",
             "provider_id": provider_id,
-            "location_id": "L1",
+            "location_id": "L-" + provider_id.removeprefix("S-"),
             "fulfillment_id": "F1",
             "odop": {"lgd_code": product.lgd_code, "product": product.product},
             "domain": domain,

@@ -206,3 +206,21 @@ async def test_a_store_imported_on_its_own_reaches_the_search_index(
         assert await s.scalar(select(Provider.updated_at).where(Provider.id == "P1")) == later
         await index.refresh(s)
     assert index.serving_providers(default_directory(), city="std:080") == ["P1"]
+
+
+async def test_a_location_id_of_another_provider_is_refused(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """ONDC wants location ids unique across the whole catalogue: a second provider reusing one
+    is refused with its row named, in the file and against the database."""
+    first, second = provider("P1"), provider("P2")
+    second["locations"] = [dict(second["locations"][0], id=first["locations"][0]["id"])]
+    report = await import_file(pg_db, write_jsonl(tmp_path / "dup.jsonl", [first, second]),
+                               now=NOW)
+    assert not report.ok
+    [problem] = report.problems
+    assert problem.row == 2 and problem.field == "locations.id" and "P1" in problem.reason
+    assert await counts(pg_db) == (0, 0, 0)
+    assert (await import_file(pg_db, write_jsonl(tmp_path / "one.jsonl", [first]), now=NOW)).ok
+    again = await import_file(pg_db, write_jsonl(tmp_path / "two.jsonl", [second]), now=NOW)
+    assert not again.ok and again.problems[0].field == "locations.id"

@@ -96,10 +96,11 @@ def test_validator_catches_broken_payload() -> None:
 
 async def test_search_forms(pg_db: Database, tmp_path: Path) -> None:
     hyperlocal = provider("P2", name="Lucknow Chikan Studio", locations=[{
-        **provider()["locations"][0], "city": "Lucknow", "std_code": "0522",
+        **provider()["locations"][0], "id": "L2", "city": "Lucknow", "std_code": "0522",
         "gps": "26.846700,80.946200", "area_code": "226001", "serviceability": "10",
         "radius_km": "5"}], variant_groups=[])
     chikan = {**records()[1], "id": "C1", "provider_id": "P2", "parent_item_id": None,
+              "location_id": "L2",
               "name": "Chikankari kurta fabric", "category_id": "Dress Materials",
               "odop": {"lgd_code": "162", "product": "Lucknow Chikan Craft & Lucknow Zardozi"}}
     await _load(pg_db, tmp_path, hyperlocal, chikan)
@@ -133,9 +134,11 @@ async def test_search_forms(pg_db: Database, tmp_path: Path) -> None:
 def _store(pid: str, item_id: str, **location: Any) -> list[dict[str, Any]]:
     """A provider with one location (no STD code given) and one RET12 item."""
     base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
-    seller = provider(pid, name=f"Store {pid}", locations=[{**base, **location}],
+    # location ids are unique across the catalogue (ONDC): one per store
+    seller = provider(pid, name=f"Store {pid}", locations=[{**base, "id": f"L-{pid}", **location}],
                       variant_groups=[])
-    item = {**records()[1], "id": item_id, "provider_id": pid, "parent_item_id": None}
+    item = {**records()[1], "id": item_id, "provider_id": pid, "parent_item_id": None,
+            "location_id": f"L-{pid}"}
     return [seller, item]
 
 

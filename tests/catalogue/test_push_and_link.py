@@ -258,10 +258,10 @@ def _tag(prov: dict[str, Any], code: str) -> dict[str, str]:
 
 async def test_catalog_link_search_and_file(pg_db: Database, tmp_path: Path) -> None:
     lucknow = provider("P2", name="Lucknow Chikan Studio", locations=[{
-        **provider()["locations"][0], "city": "Lucknow", "std_code": "0522",
+        **provider()["locations"][0], "id": "L2", "city": "Lucknow", "std_code": "0522",
         "gps": "26.846700,80.946200", "area_code": "226001", "serviceability": "10",
         "radius_km": "5"}], variant_groups=[])
-    chikan = {**ret12_item("C1"), "provider_id": "P2", "parent_item_id": None,
+    chikan = {**ret12_item("C1"), "provider_id": "P2", "parent_item_id": None, "location_id": "L2",
               "name": "Chikankari kurta fabric", "category_id": "Dress Materials"}
     extra = [ret12_item(f"S{n:02d}", name=f"Silk saree {n}") for n in range(25)]
     report = await import_file(

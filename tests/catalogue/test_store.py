@@ -77,9 +77,11 @@ async def test_reservation_rolls_back_with_the_transaction(
 
 
 async def test_serviceability_kinds(pg_db: Database, tmp_path: Path) -> None:
-    radius = provider("P2", locations=[{**provider()["locations"][0], "serviceability": "10",
+    radius = provider("P2", locations=[{**provider()["locations"][0], "id": "L2",
+                                        "serviceability": "10",
                                         "radius_km": "10"}], variant_groups=[])
-    pins = provider("P3", locations=[{**provider()["locations"][0], "serviceability": "11",
+    pins = provider("P3", locations=[{**provider()["locations"][0], "id": "L3",
+                                      "serviceability": "11",
                                       "pincodes": ["221001-221010", "110001"]}],
                     variant_groups=[])
     await _load(pg_db, tmp_path, radius, pins)
