@@ -129,24 +129,9 @@ def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
     return out
 
 
-# Certification flows of ONDC's log-validation utility (retail 1.2.0, protocol.md 4.12) that
-# have no scenario file, and why. ``sandbox flows`` lists them, ``sandbox run`` says why.
-NOT_SHIPPED: dict[str, str] = {
-    "7": (
-        "catalog_rejection (protocol.md 4.12: flows 7 and 9): the buyer app rejects the "
-        "seller's catalogue through ONDC's catalog_rejection API. The protocol reference names "
-        "the flow but does not specify that API's payload or what the seller must answer, so "
-        "there is no request to build and no answer to check; the sandbox does not invent one."
-    ),
-    "8": (
-        "the protocol reference's list of certification flows (protocol.md 4.12: 1-6, 7/9 "
-        "catalog_rejection, 012 COD) does not describe a flow 8, so there is nothing to play."
-    ),
-    "9": (
-        "catalog_rejection (protocol.md 4.12: flows 7 and 9), see flow 7: the API's payload is "
-        "not specified in the protocol reference; the sandbox does not invent one."
-    ),
-}
+# Certification flows of ONDC's log-validation utility that have no scenario file, and why.
+# ``sandbox flows`` lists them, ``sandbox run`` says why. Every retail 1.2.0 flow (1-9) ships.
+NOT_SHIPPED: dict[str, str] = {}
 
 
 def find_scenario(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:

@@ -230,8 +230,9 @@ def test_hostile_seller_text_is_stored_and_echoed_in_on_search(
     email = email_of(text)
     over: dict[str, Any] = {
         "name": mid, "short_desc": text, "long_desc": text,
-        "locations": [{**seed_location(), "street": mid, "locality": mid, "city": short,
-                       "state": short}],
+        # each store its own location id (ONDC: unique across the whole catalogue)
+        "locations": [{**seed_location(), "id": f"L-{pid}", "street": mid, "locality": mid,
+                       "city": short, "state": short}],
     }
     if email:
         over["email"] = email
@@ -307,7 +308,7 @@ def seed_location() -> dict[str, Any]:
 
 
 def ret16(pid: str, over: dict[str, Any]) -> dict[str, Any]:
-    item = ret16_item(f"IH{pid}", provider_id=pid, **over)
+    item = ret16_item(f"IH{pid}", provider_id=pid, location_id=f"L-{pid}", **over)
     item.pop("type")
     return item
 

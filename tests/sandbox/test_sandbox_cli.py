@@ -311,18 +311,13 @@ def test_commands_still_run_through_the_lazy_root() -> None:
     assert r.exit_code == 2 and "No such command" in r.output
 
 
-def test_unsupported_flows_are_listed_and_explained() -> None:
+def test_every_certification_flow_is_listed() -> None:
     r = CliRunner().invoke(app, ["sandbox", "flows"])
     assert r.exit_code == 0
     listed = " ".join(r.output.split())
-    assert "not supported" in listed and "catalog_rejection" in listed
-    assert "does not specify that API's payload" in listed
-    for flow in ("7", "8", "9"):
-        r = CliRunner().invoke(app, ["sandbox", "run", flow, "--domain", "ONDC:RET16"])
-        assert r.exit_code == 2
-        assert f"flow {flow} is not supported" in " ".join(r.output.split())
-    r = CliRunner().invoke(app, ["sandbox", "run", "7"])
-    assert "catalog_rejection" in r.output
+    for flow in ("1", "2", "3", "4", "5", "6", "7", "8", "9"):
+        assert f" {flow} " in f" {listed} ", flow
+    assert "catalog_rejection" in listed or "rejection" in listed.lower()
 
 
 def test_wall_time_counts_from_process_start() -> None:
