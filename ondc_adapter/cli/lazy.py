@@ -33,6 +33,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox", "Local ONDC network for testing the adapter."),
     "registry": ("registry", "ONDC registry: subscribe and lookup."),
     "console": ("console", "Seller console: accounts of sellers and operators."),
+    "validate": (
+        "validate",
+        "Run ONDC's log-validator rules (ported, retail 1.2.0) on a bundle; exit 1 on findings.",
+    ),
 }
 
 

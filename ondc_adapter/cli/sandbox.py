@@ -102,6 +102,15 @@ def run(
         raise typer.Exit(2) from None
     result = output.result
     print_result(console, result)
+    if not result.unsupported and exportable(result.export):
+        from ondc_adapter.lvu import validate_bundle
+
+        findings = validate_bundle(result.export)
+        colour = "yellow" if findings else "green"
+        console.print(f"[{colour}]ONDC log-validator rules (ported, retail "
+                      f"{result.export.get('version')}): {len(findings)} finding(s)[/{colour}]")
+        for finding in findings:
+            console.print(f"  {finding}", markup=False)
     if export and not exportable(result.export):
         console.print(
             f"[yellow]no bundle written: ONDC's validator defines no flow "
