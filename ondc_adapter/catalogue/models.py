@@ -8,9 +8,12 @@ descriptor code for the domain, price <= MRP, the category's attribute tags, the
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,7 +33,8 @@ _CONSUMER_CARE = re.compile(r"^[^,]+,[^@\s,]+@[^@\s,]+\.[A-Za-z]{2,},0?\d{10}$")
 _MONTH_YEAR = re.compile(r"^(0[1-9]|1[0-2])/\d{4}$")
 FULFILLMENT_TYPES = ("Delivery", "Self-Pickup", "Delivery and Self-Pickup", "Buyer-Delivery")
 UNITS = ("unit", "dozen", "gram", "kilogram", "tonne", "litre", "millilitre")
-STATUTORY_KEYS = (
+# @ondc/org/statutory_reqs_packaged_commodities
+COMMODITY_KEYS = (
     "manufacturer_or_packer_name",
     "manufacturer_or_packer_address",
     "common_or_generic_name_of_commodity",
@@ -39,6 +43,42 @@ STATUTORY_KEYS = (
     "imported_product_country_of_origin",
     "multiple_products_name_number_or_qty",
 )
+# @ondc/org/statutory_reqs_prepackaged_food
+FOOD_KEYS = (
+    "nutritional_info",
+    "additives_info",
+    "brand_owner_FSSAI_license_no",
+    "other_FSSAI_license_no",
+    "importer_FSSAI_license_no",
+    "brand_owner_name",
+    "brand_owner_address",
+    "manufacturer_or_packer_FSSAI_license_no",
+    "net_quantity",
+)
+STATUTORY_KEYS = COMMODITY_KEYS + FOOD_KEYS
+STATUTORY_FILE = Path(__file__).resolve().parent.parent / "data" / "ret10_statutory.json"
+
+
+@cache
+def statutory_needs() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """(RET10 category -> block it needs, block -> its required fields): ONDC's data."""
+    data = json.loads(STATUTORY_FILE.read_text(encoding="utf-8"))
+    return data["categories"], {k: tuple(v) for k, v in data["required_fields"].items()}
+
+
+def statutory_problems(domain: str, category_id: str,
+                       statutory: dict[str, str]) -> list[FieldProblem]:
+    """RET10 packaged food and commodities carry their statutory block, as ONDC requires."""
+    if domain != "ONDC:RET10":
+        return []
+    categories, fields = statutory_needs()
+    block = categories.get(category_id, "none")
+    return [
+        FieldProblem(f"statutory.{name}",
+                     f"required for {category_id} (@ondc/org/statutory_reqs_{block})")
+        for name in fields.get(block, ())
+        if not str(statutory.get(name, "")).strip()
+    ]
 
 Id = Annotated[str, Field(pattern=ID)]
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
@@ -251,6 +291,7 @@ def item_problems(item: ItemIn, odop: OdopProduct | None = None) -> list[FieldPr
         problems.append(
             FieldProblem("consumer_care", "must be 'name,email,phone' (10/11-digit phone)")
         )
+    problems.extend(statutory_problems(item.domain, item.category_id, item.statutory))
     unknown = sorted(set(item.statutory) - set(STATUTORY_KEYS))
     if unknown:
         problems.append(FieldProblem("statutory", f"unknown keys {unknown}"))

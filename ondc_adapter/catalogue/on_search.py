@@ -57,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.models import COMMODITY_KEYS, FOOD_KEYS
 from ondc_adapter.catalogue.on_search_cache import Key, OnSearchCache
 from ondc_adapter.catalogue.tables import (
     STATIC_JSON_COLUMNS,
@@ -165,6 +166,20 @@ def _static_from_row(values: Sequence[Any]) -> str:
     ))
 
 
+def statutory_blocks(statutory: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The statutory blocks an item carries, each only when it has something: packaged
+    commodities and, for prepackaged food, its own block (sorted keys: the text must not
+    depend on how the database orders a JSON object)."""
+    out: dict[str, dict[str, str]] = {}
+    commodities = {k: v for k, v in sorted(statutory.items()) if k in COMMODITY_KEYS}
+    food = {k: v for k, v in sorted(statutory.items()) if k in FOOD_KEYS}
+    if commodities:
+        out["@ondc/org/statutory_reqs_packaged_commodities"] = commodities
+    if food:
+        out["@ondc/org/statutory_reqs_prepackaged_food"] = food
+    return out
+
+
 def available_count(stock: int) -> str:
     """What a buyer app is told of the stock: "99" (available) or "0" (not), never the
     number (ONDC retail 1.2.0; its log validator refuses any other value)."""
@@ -213,7 +228,7 @@ def item_json(item: Any, ts: _Timestamps, *, live: bool = True) -> dict[str, Any
         "@ondc/org/time_to_ship": item.time_to_ship,
         "@ondc/org/available_on_cod": item.cod,
         "@ondc/org/contact_details_consumer_care": item.consumer_care,
-        "@ondc/org/statutory_reqs_packaged_commodities": statutory,
+        **statutory_blocks(statutory),
         "tags": [
             {"code": "origin", "list": [{"code": "country", "value": item.origin_country}]},
             {
@@ -266,7 +281,10 @@ def static_text(
         '{"code":' + _S(k) + ',"value":' + _S(v) + "}"
         for k, v in sorted((attributes or {}).items())
     )
-    stat = ",".join(_S(k) + ":" + _S(v) for k, v in sorted((statutory or {}).items()))
+    blocks = "".join(
+        f',"{name}":{{' + ",".join(_S(k) + ":" + _S(v) for k, v in part.items()) + "}"
+        for name, part in statutory_blocks(statutory or {}).items()
+    )
     parts = [
         '"descriptor":{"name":', _S(name),
         ',"code":', _S(code),
@@ -284,8 +302,8 @@ def static_text(
         ',"@ondc/org/time_to_ship":', _S(time_to_ship),
         ',"@ondc/org/available_on_cod":', _b(cod),
         ',"@ondc/org/contact_details_consumer_care":', _S(consumer_care),
-        ',"@ondc/org/statutory_reqs_packaged_commodities":{', stat,
-        '},"tags":[{"code":"origin","list":[{"code":"country","value":', _S(origin_country),
+        blocks,
+        ',"tags":[{"code":"origin","list":[{"code":"country","value":', _S(origin_country),
         '}]},{"code":"attribute","list":[', attrs, "]}",
     ]
     if odop_lgd_code:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ondc_adapter.catalogue.codes import with_check_digit
+from ondc_adapter.catalogue.models import statutory_needs
 from ondc_adapter.catalogue.odop import OdopProduct, by_lgd, load_registry
 from ondc_adapter.catalogue.rules import CategoryRules, load_rules
 
@@ -286,6 +287,15 @@ class _Generator:
         }
         if domain != "ONDC:RET10":
             item["parent_item_id"] = f"VG{k + 1}"
+        elif statutory_needs()[0].get(category) == "prepackaged_food":
+            # packaged food carries its FSSAI block (sample licence numbers: 14 digits)
+            item["statutory"].update({
+                "nutritional_info": "Energy 380 kcal, protein 9 g, fat 12 g per 100 g",
+                "additives_info": "No added preservatives",
+                "brand_owner_FSSAI_license_no": f"100{int(product.lgd_code):011d}",
+                "other_FSSAI_license_no": f"200{int(product.lgd_code):011d}",
+                "importer_FSSAI_license_no": "N/A",
+            })
         return item
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -330,6 +340,9 @@ def _write_csv(gen: _Generator, handle: TextIO) -> None:
         "manufacturer_or_packer_name", "manufacturer_or_packer_address",
         "common_or_generic_name_of_commodity", "net_quantity_or_measure_of_commodity_in_pkg",
         "month_year_of_manufacture_packing_import",
+        # packaged food (RET10)
+        "nutritional_info", "additives_info", "brand_owner_FSSAI_license_no",
+        "other_FSSAI_license_no", "importer_FSSAI_license_no",
     )
     header = [*ITEM_CSV_FIELDS, *(f"provider_{f}" for f in PROVIDER_CSV_FIELDS),
               *(f"location_{f}" for f in LOCATION_CSV_FIELDS), "variant_group_name",

@@ -179,6 +179,29 @@ def location_rules(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                             f"{needed} construct is mandatory in /bpp/providers[{p}]/tags")
 
 
+@rule("on_search.statutory", SRC + "; utils/index.ts (checkForStatutory); constants/category.ts")
+def statutory(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """RET10 packaged food and commodities carry the statutory block of their category."""
+    from ondc_adapter.catalogue.models import statutory_needs
+
+    if bundle.domain != "ONDC:RET10":
+        return
+    categories, fields = statutory_needs()
+    for key, catalog in _catalogues(bundle):
+        for p, provider in enumerate(catalog.get("bpp/providers") or []):
+            for i, item in enumerate(provider.get("items") or []):
+                block = categories.get(str(item.get("category_id")), "none")
+                if block == "none":
+                    continue
+                name = f"@ondc/org/statutory_reqs_{block}"
+                found = item.get(name) or {}
+                missing = [f for f in fields[block] if not str(found.get(f, "")).strip()]
+                if missing:
+                    yield key, f"bpp/providers[{p}].items[{i}].{name}", (
+                        f"In ONDC:RET10 {name} following fields are valid and required: "
+                        f"{', '.join(missing)}")
+
+
 @rule("on_search_inc.context", "utils/Retail/SearchInc/onSearchIncremental.ts")
 def incremental(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     payload = bundle.get("on_search_inc_refresh")
@@ -195,4 +218,4 @@ def incremental(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 
 CATALOGUE_RULES = (quantities, unique_ids, fulfillment_types, bpp_terms, item_rules,
-                   location_rules, incremental)
+                   location_rules, statutory, incremental)

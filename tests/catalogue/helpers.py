@@ -111,6 +111,11 @@ def ret10_item(iid: str = "I10", **over: Any) -> dict[str, Any]:
         code="1:" + with_check_digit("8901234"), price="320.00", mrp="350.00", stock=50,
         attributes={"brand": "Hill Estates"}, parent_item_id=None, odop=None,
         cod=True, returnable=False,
+        # tea is a packaged commodity in ONDC's RET10: its statutory block is required
+        statutory={"manufacturer_or_packer_name": "Hill Estates",
+                   "manufacturer_or_packer_address": "Darjeeling, West Bengal",
+                   "common_or_generic_name_of_commodity": "Tea",
+                   "month_year_of_manufacture_packing_import": "01/2026"},
     )
     data.update(over)
     return data

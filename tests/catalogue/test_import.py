@@ -224,3 +224,24 @@ async def test_a_location_id_of_another_provider_is_refused(
     assert (await import_file(pg_db, write_jsonl(tmp_path / "one.jsonl", [first]), now=NOW)).ok
     again = await import_file(pg_db, write_jsonl(tmp_path / "two.jsonl", [second]), now=NOW)
     assert not again.ok and again.problems[0].field == "locations.id"
+
+
+async def test_packaged_food_without_its_statutory_block_is_refused(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """RET10: a prepackaged food category needs @ondc/org/statutory_reqs_prepackaged_food (its
+    FSSAI block); the import names the row and each missing field, and writes nothing."""
+    snack = ret10_item("I11", category_id="Snacks and Namkeen", name="Bhujia 200 g")
+    report = await import_file(pg_db, write_jsonl(tmp_path / "s.jsonl", [provider(), snack]),
+                               now=NOW)
+    assert not report.ok
+    fields = {p.field for p in report.problems if p.row == 2}
+    assert {"statutory.nutritional_info", "statutory.brand_owner_FSSAI_license_no"} <= fields
+    assert await counts(pg_db) == (0, 0, 0)
+    snack["statutory"] = {
+        **snack["statutory"], "nutritional_info": "Energy 520 kcal/100 g",
+        "additives_info": "None", "brand_owner_FSSAI_license_no": "10012345678901",
+        "other_FSSAI_license_no": "N/A", "importer_FSSAI_license_no": "N/A",
+    }
+    ok = await import_file(pg_db, write_jsonl(tmp_path / "s2.jsonl", [provider(), snack]), now=NOW)
+    assert ok.ok, [str(p) for p in ok.problems]

@@ -80,6 +80,9 @@ BROKEN: list[tuple[str, str, Break]] = [
      lambda d: _catalog(d)["bpp/providers"][0]["items"][0]["price"].update(value="0.50")),
     ("on_search.locations", "2",
      lambda d: _catalog(d)["bpp/providers"][0]["locations"][0].update(gps="12.97,77.59")),
+    ("on_search.statutory", "2-RET10",
+     lambda d: [item.pop("@ondc/org/statutory_reqs_packaged_commodities", None)
+                for provider in _catalog(d)["bpp/providers"] for item in provider["items"]]),
     ("on_search_inc.context", "9",
      lambda d: d["payload"]["on_search_inc_refresh"]["context"].update(city="std:080")),
     ("on_select.quote", "2",
@@ -111,7 +114,8 @@ BROKEN: list[tuple[str, str, Break]] = [
 
 @pytest.mark.parametrize(("rule", "flow", "breaking"), BROKEN, ids=[b[0] for b in BROKEN])
 def test_a_broken_bundle_is_flagged_by_its_rule(rule: str, flow: str, breaking: Break) -> None:
-    broken = copy.deepcopy(bundle(flow))
+    flow, _, domain = flow.partition("-")
+    broken = copy.deepcopy(bundle(flow, f"ONDC:{domain}" if domain else DOMAIN))
     breaking(broken)
     findings = validate_bundle(broken)
     assert any(f.rule == rule for f in findings), "\n".join(map(str, findings)) or "no finding"
