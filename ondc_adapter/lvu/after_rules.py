@@ -141,6 +141,44 @@ def on_cancel_order(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
         yield key, "message.order.fulfillments", "fulfillment type cancel is missing in /on_cancel"
 
 
+@rule("on_cancel.rto", "utils/Retail/Cancel/onCancel.ts (flow 5)")
+def on_cancel_rto(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """Merchant RTO (flow 5): the RTO fulfillment carries the parcel from the buyer back to
+    the store, and the Delivery's cancel_request names it."""
+    order = bundle.order("on_cancel")
+    if bundle.flow != "5" or not order:
+        return
+    key = "on_cancel"
+    delivery = _delivery(order) or {}
+    rto = next((f for f in order.get("fulfillments") or [] if f.get("type") == "RTO"), None)
+    if rto is None:
+        yield key, "message.order.fulfillments", "RTO object is mandatory for on_cancel"
+        return
+    code = ((rto.get("state") or {}).get("descriptor") or {}).get("code")
+    if code not in ("RTO-Initiated", "RTO-Delivered", "RTO-Disposed"):
+        yield key, "message.order.fulfillments.state", (
+            "Delivery state should be one of ['RTO-Initiated','RTO-Approved','RTO-Completed'] "
+            "for on_cancel")
+    if code == "RTO-Initiated" and (rto.get("end") or {}).get("time"):
+        yield key, "message.order.fulfillments.end.time", (
+            "fulfillment type rto end/time should not be present in /on_cancel when "
+            "state/desc/code is RTO-Initiated")
+    for side in ("start", "end"):
+        if not (rto.get(side) or {}).get("location"):
+            yield key, f"message.order.fulfillments.{side}.location", (
+                f"fulfillment type rto {side}/location is missing in /on_cancel")
+    start = ((rto.get("start") or {}).get("location") or {}).get("address")
+    end = ((rto.get("end") or {}).get("location") or {}).get("address")
+    if start != ((delivery.get("end") or {}).get("location") or {}).get("address"):
+        yield key, "message.order.fulfillments.start.location.address", (
+            "RTO start location should be the Delivery end location")
+    if end != ((delivery.get("start") or {}).get("location") or {}).get("address"):
+        yield key, "message.order.fulfillments.end.location.address", (
+            "RTO end location should be the Delivery start location")
+    if "rto_id" not in (tag_list(delivery.get("tags"), "cancel_request") or {}):
+        yield key, "message.order.fulfillments.tags", "RTO Id is mandatory field for on_cancel"
+
+
 @rule("catalog_rejection.errors", "utils/Retail/Catalog_Rejection/catalogRejection.ts")
 def catalog_rejection(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     from ondc_adapter.catalogue.rejections import rejection_codes
@@ -167,4 +205,5 @@ def catalog_rejection(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
             'context/city should be "*" while sending search_inc_catalog request')
 
 
-AFTER_RULES = (on_status_state, cancel_request, on_cancel_order, catalog_rejection)
+AFTER_RULES = (on_status_state, cancel_request, on_cancel_order, on_cancel_rto,
+               catalog_rejection)

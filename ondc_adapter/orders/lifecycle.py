@@ -343,10 +343,14 @@ async def cancel(
     fwd = copy.deepcopy(forward_fulfillment(record))
     precancel_at = record.updated_at_text
     fwd["state"] = {"descriptor": {"code": F.CANCELLED.value}}
+    rto_id = f"{fwd['id']}-RTO" if rto else None
+    request = [("reason_id", reason.code), ("initiated_by", initiated_by)]
+    if rto_id is not None:
+        request.append(("rto_id", rto_id))  # the parcel's way back (ONDC: with an RTO cancel)
     fwd["tags"] = [
         t for t in fwd.get("tags", []) if t.get("code") not in ("cancel_request", "precancel_state")
     ] + [
-        tag_list("cancel_request", [("reason_id", reason.code), ("initiated_by", initiated_by)]),
+        tag_list("cancel_request", request),
         tag_list(
             "precancel_state",
             [("fulfillment_state", current.value), ("updated_at", precancel_at)],
@@ -361,12 +365,16 @@ async def cancel(
     record.fulfillment_state = F.CANCELLED.value
     extra_id: str | None = None
     if rto:
-        extra_id = f"{fwd['id']}-RTO"
+        extra_id = rto_id
+        # The parcel goes back the way it came: from the buyer's address to the store.
+        back_from = copy.deepcopy((fwd.get("end") or {}).get("location") or {})
+        back_to = copy.deepcopy((fwd.get("start") or {}).get("location") or {})
         extra = {
             "id": extra_id,
             "type": FulfillmentType.RTO.value,
             "state": {"descriptor": {"code": F.RTO_INITIATED.value}},
-            "start": {"time": {"timestamp": stamp}},
+            "start": {"location": back_from, "time": {"timestamp": stamp}},
+            "end": {"location": back_to},
             "tags": quote_trail_tags(quote_trail),
         }
         repository.journal(

@@ -37,7 +37,7 @@ def bundle(flow: str, domain: str = DOMAIN) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("flow", "domain"), [
     ("1", DOMAIN), ("2", "ONDC:RET10"), ("2", "ONDC:RET12"), ("2", DOMAIN), ("3", DOMAIN),
-    ("4", DOMAIN), ("7", DOMAIN), ("8", DOMAIN), ("9", DOMAIN),
+    ("4", DOMAIN), ("5", DOMAIN), ("7", DOMAIN), ("8", DOMAIN), ("9", DOMAIN),
 ])
 def test_the_sandbox_bundles_are_clean(flow: str, domain: str) -> None:
     findings = validate_bundle(bundle(flow, domain))
@@ -105,6 +105,9 @@ BROKEN: list[tuple[str, str, Break]] = [
      lambda d: d["payload"]["cancel"]["message"].update(cancellation_reason_id="002")),
     ("on_cancel.order", "4",
      lambda d: _order(d, "on_cancel").update(tags=[])),
+    ("on_cancel.rto", "5",
+     lambda d: next(f for f in _order(d, "on_cancel")["fulfillments"]
+                    if f["type"] == "RTO").pop("start")),
     ("catalog_rejection.errors", "7",
      lambda d: d["payload"]["catalog_rejection"]["errors"][0].update(message="no pictures")),
     ("bundle.missing_key", "2", lambda d: d["payload"].pop("on_status_packed")),
