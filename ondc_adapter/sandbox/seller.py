@@ -175,7 +175,9 @@ class RemoteSeller:
 def fulfillment_id_of_type(state: FlowState, kind: str) -> str | None:
     """The id of the latest fulfillment of ``kind`` (RTO, Return, Cancel) the buyer was told of."""
     for payload in reversed(list(state.messages.values())):
-        for f in (payload.get("message") or {}).get("order", {}).get("fulfillments") or []:
+        # the newest of its kind: fulfillments are appended as they are made
+        fulfillments = (payload.get("message") or {}).get("order", {}).get("fulfillments") or []
+        for f in reversed(fulfillments):
             if isinstance(f, dict) and f.get("type") == kind and f.get("id"):
                 return str(f["id"])
     return None

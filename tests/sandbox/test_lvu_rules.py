@@ -37,7 +37,8 @@ def bundle(flow: str, domain: str = DOMAIN) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("flow", "domain"), [
     ("1", DOMAIN), ("2", "ONDC:RET10"), ("2", "ONDC:RET12"), ("2", DOMAIN), ("3", DOMAIN),
-    ("4", DOMAIN), ("5", DOMAIN), ("7", DOMAIN), ("8", DOMAIN), ("9", DOMAIN),
+    ("4", DOMAIN), ("5", DOMAIN), ("6", "ONDC:RET12"), ("6", DOMAIN), ("7", DOMAIN),
+    ("8", DOMAIN), ("9", DOMAIN),
 ])
 def test_the_sandbox_bundles_are_clean(flow: str, domain: str) -> None:
     findings = validate_bundle(bundle(flow, domain))
