@@ -78,6 +78,20 @@ class NodeMetrics:
             ["action", "code", "status"],
             registry=r,
         )
+        self.shed = Counter(
+            "ondc_inbound_shed",
+            "Requests refused by admission control (503 NACK 31001, Retry-After): the node's "
+            "backlog was too old or too deep to answer them within their ttl",
+            ["action"],
+            registry=r,
+        )
+        self.backlog_age = Gauge(
+            "ondc_inbox_oldest_age_seconds",
+            "Age of the oldest request waiting for the seller logic, as admission control "
+            "last saw it",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.duplicates = Counter(
             "ondc_inbound_duplicates",
             "Requests ACKed as duplicates of a recorded (bap_id, transaction_id, message_id, "

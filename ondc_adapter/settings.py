@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_json_depth: int = 32
 
+    # admission control (admission.py): refuse (503, Retry-After) what the backlog could not
+    # answer within the request's ttl; searches first, order actions last
+    admission_control: bool = True
+    admission_max_pending: int = Field(default=5000, ge=1)
+    admission_search_seconds: float = Field(default=10.0, gt=0)
+    admission_order_seconds: float = Field(default=25.0, gt=0)
+
     # callbacks
     callback_timeout: float = 5.0
     # outbound calls (outbound.py): connect timeout, answer size cap, and whether loopback and

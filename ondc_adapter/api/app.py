@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ondc_adapter import keys as node_keys
+from ondc_adapter.admission import AdmissionControl, Limits
 from ondc_adapter.api import health, onboarding
 from ondc_adapter.api.auth import SignatureVerifier
 from ondc_adapter.api.nack import internal_error
@@ -201,11 +202,22 @@ def create_app(
             state = app.state
             state.keys, state.db, state.redis, state.resolver = keys, database, cache, resolver
             state.inbox, state.processor, state.dispatcher = inbox, processor, dispatcher
+            admission = (
+                AdmissionControl(
+                    database,
+                    Limits(settings.admission_search_seconds, settings.admission_order_seconds,
+                           settings.admission_max_pending),
+                    clock=now, metrics=node_metrics,
+                )
+                if settings.admission_control
+                else None
+            )
             state.pipeline = InboundPipeline(
                 settings, verifier=verifier, inbox=inbox, clock=now, metrics=node_metrics,
                 limiter=RateLimiter(
                     settings.rate_limit_per_second, redis=cache, prefix=redis_prefix
                 ),
+                admission=admission,
             )
 
             stop = asyncio.Event()

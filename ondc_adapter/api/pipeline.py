@@ -1,8 +1,8 @@
 """The inbound pipeline: from raw HTTP bytes to a committed inbox row and an ACK.
 
     size limit -> content type -> JSON -> signatures -> signer == sender -> rate limit
-    -> envelope + context -> bap_uri is the registered URL -> de-duplicate + record
-    (committed) -> ACK
+    -> envelope + context -> bap_uri is the registered URL -> admission (backlog vs ttl)
+    -> de-duplicate + record (committed) -> ACK
 
 Each step is a small function that either returns a value or raises ``Rejection``; ``handle``
 runs them in order and is the only place that turns refusals (and, as a last resort, anything
@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from structlog.contextvars import bind_contextvars
 
+from ondc_adapter.admission import AdmissionControl
 from ondc_adapter.api.auth import SignatureVerifier, Verified
 from ondc_adapter.api.body import check_content_type, parse_json, read_body
 from ondc_adapter.api.nack import Rejection, internal_error, invalid_request
@@ -151,8 +152,10 @@ class InboundPipeline:
         clock: Callable[[], datetime],
         metrics: NodeMetrics | None = None,
         limiter: RateLimiter | None = None,
+        admission: AdmissionControl | None = None,
     ) -> None:
         self.settings = settings
+        self.admission = admission
         self.verifier = verifier
         self.limiter = limiter if limiter is not None else RateLimiter(0)
         self.inbox = inbox
@@ -255,6 +258,9 @@ class InboundPipeline:
         check_envelope_context(envelope, action=action, settings=settings, now=now)
         # The callback goes to bap_uri: it must be the sender's registered subscriber_url.
         check_bap_uri(envelope.context.bap_uri, verified.signer, envelope.context.domain)
+        if self.admission is not None:
+            ttl = envelope.context.ttl_within(timedelta(seconds=settings.max_request_ttl_seconds))
+            await self.admission.check(action, ttl.total_seconds())
         return await self.record(action, raw, envelope, verified, now)
 
     async def check_rate(self, sender: str) -> None:
