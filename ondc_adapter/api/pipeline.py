@@ -156,6 +156,7 @@ class InboundPipeline:
     ) -> None:
         self.settings = settings
         self.admission = admission
+        self.max_ttl = timedelta(seconds=settings.max_request_ttl_seconds)
         self.verifier = verifier
         self.limiter = limiter if limiter is not None else RateLimiter(0)
         self.inbox = inbox
@@ -259,7 +260,7 @@ class InboundPipeline:
         # The callback goes to bap_uri: it must be the sender's registered subscriber_url.
         check_bap_uri(envelope.context.bap_uri, verified.signer, envelope.context.domain)
         if self.admission is not None:
-            ttl = envelope.context.ttl_within(timedelta(seconds=settings.max_request_ttl_seconds))
+            ttl = envelope.context.ttl_within(self.max_ttl)
             await self.admission.check(action, ttl.total_seconds())
         return await self.record(action, raw, envelope, verified, now)
 

@@ -8,12 +8,13 @@ port; the path must be the registered path or a path below it (``/ondc`` admits 
 picks them; a record without a domain-specific URL falls back to all of the participant's.
 
 Pure functions: the registry record comes from the signature check's lookup (cached), so this
-step costs no I/O.
+step costs no I/O; each URL text is parsed once (``_parse`` keeps the last few thousand).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from ondc_adapter.api.nack import Rejection
@@ -37,25 +38,7 @@ class Origin:
     def parse(cls, url: str) -> Origin | None:
         """``None`` for anything that is not a plain http(s) URL: user info, a query, a
         fragment, dot segments or an unreadable port have no place in a callback base."""
-        if "?" in url or "#" in url:  # even empty: the action is appended to the path
-            return None
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError:
-            return None
-        scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        if scheme not in DEFAULT_PORTS or not host:
-            return None
-        if parts.username is not None or parts.password is not None:
-            return None
-        if parts.query or parts.fragment or "\\" in parts.path:
-            return None
-        segments = [unquote(s) for s in parts.path.split("/")]
-        if any(s in (".", "..") or "/" in s for s in segments):
-            return None
-        return cls(scheme, host.lower(), port or DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
+        return _parse(url)
 
     def within(self, registered: Origin) -> bool:
         if (self.scheme, self.host, self.port) != (
@@ -65,6 +48,29 @@ class Origin:
         ):
             return False
         return self.path == registered.path or self.path.startswith(registered.path + "/")
+
+
+@lru_cache(maxsize=4096)  # bounded: URLs come from requests; a buyer app sends a few
+def _parse(url: str) -> Origin | None:
+    if "?" in url or "#" in url:  # even empty: the action is appended to the path
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None
+    if parts.query or parts.fragment or "\\" in parts.path:
+        return None
+    segments = [unquote(s) for s in parts.path.split("/")]
+    if any(s in (".", "..") or "/" in s for s in segments):
+        return None
+    return Origin(scheme, host.lower(), port or DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
 
 
 def registered_urls(record: SubscriberRecord, domain: str | None) -> list[str]:
