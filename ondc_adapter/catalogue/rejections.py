@@ -130,14 +130,22 @@ async def _sent_catalogue(session: AsyncSession, transaction_id: str) -> list[di
     return providers if isinstance(providers, list) else []
 
 
-async def resolve(
-    session: AsyncSession, transaction_id: str, path: str
-) -> tuple[str | None, str | None]:
-    provider, item, provider_at, item_at = ids_in_path(path)
-    if (provider is None and provider_at is not None) or (item is None and item_at is not None):
-        providers = await _sent_catalogue(session, transaction_id)
+Named = tuple[str | None, str | None, str | None, str | None]  # what ``ids_in_path`` gives
+
+
+def needs_positions(named: Named) -> bool:
+    """Does the path name a provider or an item only by its position in the on_search?"""
+    provider, item, provider_at, item_at = named
+    return (provider is None and provider_at is not None) or (item is None and item_at is not None)
+
+
+def resolve(named: Named, sent: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """(provider id, item id) a path names; positions are read in ``sent``, the providers of
+    the on_search this node sent in the transaction."""
+    provider, item, provider_at, item_at = named
+    if needs_positions(named):
         try:
-            chosen = providers[int(provider_at)] if provider_at is not None else None
+            chosen = sent[int(provider_at)] if provider_at is not None else None
         except IndexError:
             chosen = None
         if chosen is not None:
@@ -167,11 +175,15 @@ async def handle_catalog_rejection(
             )
         ).all()
     )
+    sent: list[dict[str, Any]] | None = None  # read once, and only when a path needs it
     for position, error in enumerate(errors):
         if position in seen or not isinstance(error, dict):
             continue
         path = str(error.get("path") or "")
-        provider, item = await resolve(session, ctx.transaction_id, path)
+        named = ids_in_path(path)
+        if sent is None and needs_positions(named):
+            sent = await _sent_catalogue(session, ctx.transaction_id)
+        provider, item = resolve(named, sent or [])
         session.add(
             CatalogueRejection(
                 received_at=request.received_at,

@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from transport_doubles import eventually, request_body
 
-from ondc_adapter.catalogue.rejections import CatalogueRejection, ids_in_path
+from ondc_adapter.catalogue.rejections import (
+    CatalogueRejection,
+    ids_in_path,
+    needs_positions,
+    resolve,
+)
 from ondc_adapter.storage import Database
 
 
@@ -88,3 +93,13 @@ def test_paths_name_providers_and_items_by_id_or_position() -> None:
 def test_path_parsing_never_fails(path: str) -> None:
     ids_in_path(path)
     ids_in_path("message.catalog.bpp/providers[" + path + "]")
+
+
+def test_positions_are_read_in_the_on_search_that_was_sent() -> None:
+    sent = [{"id": "P1", "items": [{"id": "I1"}]},
+            {"id": "P2", "items": [{"id": "J1"}, {"id": "J2"}]}]
+    named = ids_in_path("message.catalog['bpp/providers'][1].items[1].price")
+    assert needs_positions(named) and resolve(named, sent) == ("P2", "J2")
+    by_id = ids_in_path("message.catalog.bpp/providers[id=P1].items[id=I1]")
+    assert not needs_positions(by_id) and resolve(by_id, []) == ("P1", "I1")
+    assert resolve(ids_in_path("bpp/providers[7].items[0]"), sent) == (None, None)
