@@ -29,7 +29,14 @@ from ondc_adapter.catalogue.odop import find_product
 from ondc_adapter.catalogue.rules import load_rules
 from ondc_adapter.catalogue.tables import Item, Location, Provider
 from ondc_adapter.console.explain import explain
-from ondc_adapter.console.web import NotFound, Page, TooLarge, page_for, redirect
+from ondc_adapter.console.web import (
+    NotFound,
+    Page,
+    TooLarge,
+    declared_too_large,
+    page_for,
+    redirect,
+)
 
 router = APIRouter(prefix="/console/items", include_in_schema=False)
 
@@ -403,16 +410,11 @@ def _own_rows(
 @router.post("/upload", response_class=HTMLResponse)
 async def upload(request: Request, page: Page = Depends(page_for)) -> Response:
     who = page.require()
-    size = request.headers.get("content-length")
-    if size is None or not size.isdigit() or int(size) > MAX_UPLOAD_BYTES + 16 * 1024:
+    # the file and a little room for the form around it; a body of unknown size is refused
+    if declared_too_large(request, MAX_UPLOAD_BYTES + 16 * 1024, required=True):
         raise TooLarge(MAX_UPLOAD_BYTES)
     form = await request.form(max_files=1, max_fields=10, max_part_size=64 * 1024)
-    from ondc_adapter.console.accounts import same_token
-
-    if not same_token(who.csrf_token, str(form.get("csrf_token", ""))):
-        from ondc_adapter.console.web import BadToken
-
-        raise BadToken
+    page.check_token(form.get("csrf_token", ""))
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return page.render("upload.html", status_code=422, report=None,

@@ -120,15 +120,27 @@ class Page:
 
     async def form(self, *, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
         """The POSTed form (text fields), after the CSRF check."""
-        size = self.request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > max_bytes):
+        if declared_too_large(self.request, max_bytes):
             raise TooLarge(max_bytes)
         form = await self.request.form(max_files=0, max_fields=200)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        who = self.require()
-        if not accounts.same_token(who.csrf_token, fields.get("csrf_token")):
-            raise BadToken
+        self.check_token(fields.get("csrf_token"))
         return fields
+
+    def check_token(self, given: object) -> None:
+        """``BadToken`` unless ``given`` is this session's CSRF token."""
+        who = self.require()
+        if not accounts.same_token(who.csrf_token, given if isinstance(given, str) else None):
+            raise BadToken
+
+
+def declared_too_large(request: Request, max_bytes: int, *, required: bool = False) -> bool:
+    """The request's Content-Length says more than ``max_bytes`` (or is unreadable; or absent,
+    when ``required``): refused before the body is read."""
+    size = request.headers.get("content-length")
+    if size is None:
+        return required
+    return not size.isdigit() or int(size) > max_bytes
 
 
 def _now(request: Request) -> datetime:
@@ -205,8 +217,7 @@ def _login_page(
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     page = await page_for(request)
-    size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > MAX_FORM_BYTES):
+    if declared_too_large(request, MAX_FORM_BYTES):
         return _login_page(page, next="/console/orders", error=page._("The form is too large."),
                            status_code=413)
     form = await request.form(max_files=0, max_fields=20)
@@ -271,15 +282,13 @@ async def language_form(request: Request) -> Response:
 async def set_language(request: Request) -> Response:
     """Remembered in a cookie (also before sign-in) and, when signed in, on the account."""
     page = await page_for(request)
-    size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > MAX_FORM_BYTES):
+    if declared_too_large(request, MAX_FORM_BYTES):
         raise TooLarge(MAX_FORM_BYTES)
     form = await request.form(max_files=0, max_fields=10)
     choice = str(form.get("lang", ""))
     next_path = str(form.get("next", ""))
     if page.who is not None:
-        if not accounts.same_token(page.who.csrf_token, str(form.get("csrf_token", ""))):
-            raise BadToken
+        page.check_token(form.get("csrf_token", ""))
         if choice in LANGUAGES:
             async with page.db.session() as session:
                 await accounts.set_language(session, page.who.user_id, choice)
