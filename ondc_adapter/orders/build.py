@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ondc_adapter.orders.state import FulfillmentType
+from ondc_adapter.orders.state import FulfillmentType, OrderState
 from ondc_adapter.orders.tables import OrderRecord
 
 
@@ -29,7 +29,7 @@ def wire_order(record: OrderRecord) -> dict[str, Any]:
         order["tags"] = copy.deepcopy(record.tags)
     if record.documents:
         order["documents"] = copy.deepcopy(record.documents)
-    if record.state == "Created":
+    if record.state == OrderState.CREATED.value:
         # Not yet accepted: no delivery promise yet. Retail 1.2.0 gives the Delivery
         # fulfillment's start/end time ranges only once the order is Accepted (ONDC's log
         # validator refuses them on a Created on_confirm); they appear with the acceptance.

@@ -683,27 +683,28 @@ async def handle_cancel(
     )
     if record is None:
         return _reply(request, deps, now, {}, _not_found(msg.order_id))
+    found = record
+
+    def answer(error: Error | None = None) -> list[OutboundMessage]:
+        """on_cancel with the order as it stands (and the refusal, if any)."""
+        return _reply(request, deps, now, order_message(found, action="on_cancel"), error)
+
     reason = cancel_reason(msg.cancellation_reason_id, Party.BUYER)
     if reason is None:
-        return _reply(
-            request, deps, now, order_message(record, action="on_cancel"),
-            Error.of(
-                Code.INVALID_CANCELLATION_REASON,
-                f"{msg.cancellation_reason_id} is not a buyer cancellation reason",
-                path="message.cancellation_reason_id",
-            ),
-        )
+        return answer(Error.of(
+            Code.INVALID_CANCELLATION_REASON,
+            f"{msg.cancellation_reason_id} is not a buyer cancellation reason",
+            path="message.cancellation_reason_id",
+        ))
     if not all(line.get("cancellable", True) for line in record.lines if line["count"]):
-        return _reply(
-            request, deps, now, order_message(record, action="on_cancel"),
-            Error.of(Code.CANCELLATION_NOT_POSSIBLE, "the order has non-cancellable items"),
+        return answer(
+            Error.of(Code.CANCELLATION_NOT_POSSIBLE, "the order has non-cancellable items")
         )
     if reason.code == "006":
         tat = parse_duration(forward_fulfillment(record).get("@ondc/org/TAT") or "P0D")
         if now < record.created_at + tat:
-            return _reply(
-                request, deps, now, order_message(record, action="on_cancel"),
-                Error.of(Code.CANCELLATION_REJECTED_TAT, "the promised delivery time is not over"),
+            return answer(
+                Error.of(Code.CANCELLATION_REJECTED_TAT, "the promised delivery time is not over")
             )
     try:
         await lifecycle.cancel(
@@ -711,11 +712,8 @@ async def handle_cancel(
             message_id=ctx.message_id,
         )
     except IllegalTransition as exc:
-        return _reply(
-            request, deps, now, order_message(record, action="on_cancel"),
-            Error.of(exc.code, exc.reason),
-        )
-    return _reply(request, deps, now, order_message(record, action="on_cancel"))
+        return answer(Error.of(exc.code, exc.reason))
+    return answer()
 
 
 def _tag_values(tag: Tag) -> dict[str, str]:
