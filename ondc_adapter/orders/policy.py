@@ -66,6 +66,8 @@ class OrderPolicy:
         return Charges(self.delivery_charge, self.packing_charge, self.convenience_fee)
 
     def cancellation_terms(self) -> list[dict[str, Any]]:
+        # Not sent in retail 1.2.0 (ONDC's validator: "not enabled yet"); kept for 1.2.5
+        # (issue 16), whose orders carry them. ``cancellation_fees`` stays a seller term.
         buyer_codes = ",".join(
             code for code, r in CANCEL_REASONS.items() if Party.BUYER in r.parties
         )
