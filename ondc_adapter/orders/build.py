@@ -86,7 +86,7 @@ def tag_list(code: str, entries: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def quote_trail_tags(trail: list[tuple[str, str, Any]]) -> list[dict[str, Any]]:
-    from ondc_adapter.protocol.order import format_money
+    from ondc_adapter.protocol.money import format_money
 
     return [
         tag_list(

@@ -17,7 +17,7 @@ from ondc_adapter.exchange import SellerDeps
 from ondc_adapter.orders.quote import Charges
 from ondc_adapter.orders.reasons import CANCEL_REASONS, Party
 from ondc_adapter.orders.state import FState
-from ondc_adapter.protocol.order import format_money
+from ondc_adapter.protocol.money import format_money
 
 
 @dataclass(frozen=True, slots=True)

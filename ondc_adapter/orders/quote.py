@@ -16,7 +16,7 @@ from typing import Any
 
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.errors import Code
-from ondc_adapter.protocol.order import format_money
+from ondc_adapter.protocol.money import format_money
 
 PAISA = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -106,7 +106,7 @@ RETURN_REJECTION_REASONS: dict[str, str] = {
 }
 
 # The seller's reverse QC outcome when a returned item comes back (Return_Delivered: passed,
-# refund and stock back; Return_Failed: failed, no refund). See ``lifecycle`` for the rules.
+# refund and stock back; Return_Failed: failed, no refund). See ``returns`` for the rules.
 QC_PASSED = "passed"
 QC_FAILED = "failed"
 QC_RESULTS = (QC_PASSED, QC_FAILED)

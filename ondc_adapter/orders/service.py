@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter import outbox
 from ondc_adapter.catalogue.handler import push_stock_changes
 from ondc_adapter.exchange import OutboundMessage
-from ondc_adapter.orders import lifecycle, repository
+from ondc_adapter.orders import cancellation, forward, repository, returns
 from ondc_adapter.orders.build import (
     forward_fulfillment,
     fulfillment,
@@ -108,7 +108,7 @@ async def accept(
 ) -> Outcome:
     """Accept a deferred order (Created -> Accepted); the buyer learns it by on_status."""
     record = await _load(session, order_id)
-    await lifecycle.accept(session, record, actor="seller", now=now)
+    await forward.accept(session, record, actor="seller", now=now)
     return Outcome(record, [await _push(session, record, "on_status", settings, now)])
 
 
@@ -128,7 +128,7 @@ async def advance(
     """Move a fulfillment: the forward one by default (Packed, Agent-assigned,
     Order-picked-up, ..., Order-delivered), or an RTO / Return fulfillment by id.
 
-    For a Return (``lifecycle`` has the rules): Return_Approved takes ``details``
+    For a Return (``returns`` has the rules): Return_Approved takes ``details``
     ``pickup_start`` / ``pickup_end`` (default: the next 24 h); Return_Rejected needs
     ``reason_code`` (``reason`` may carry the code instead, as the sandbox's steps do);
     Return_Picked takes ``agent_name`` / ``agent_phone``; Return_Delivered is reverse QC
@@ -144,7 +144,7 @@ async def advance(
         raise IllegalTransition(f"order has no fulfillment {fid}", Code.FULFILLMENT_NOT_FOUND)
     kind = f.get("type", FulfillmentType.DELIVERY.value)
     if kind == FulfillmentType.DELIVERY.value:
-        await lifecycle.advance(
+        await forward.advance(
             session, record, target, actor=actor, now=now, reason=reason, details=details
         )
         action = "on_status"
@@ -155,7 +155,7 @@ async def advance(
             and reason in RETURN_REJECTION_REASONS
         ):
             reason_code, reason = reason, None
-        await lifecycle.move_fulfillment(
+        await returns.move_fulfillment(
             session, record, fid, target, actor=actor, now=now, reason=reason,
             reason_code=reason_code, details=details, initiated_by=settings.subscriber_id,
         )
@@ -173,7 +173,7 @@ async def cancel(
             f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
         )
     record = await _load(session, order_id)
-    await lifecycle.cancel(
+    await cancellation.cancel(
         session, record, reason, initiated_by=settings.subscriber_id, actor="seller", now=now
     )
     return Outcome(record, [await _push(session, record, "on_cancel", settings, now)])
@@ -191,7 +191,7 @@ async def confirmation_failure(
             f"{reason_code} is not a confirmation-failure code", Code.INVALID_CANCELLATION_REASON
         )
     record = await _load(session, order_id)
-    await lifecycle.cancel(
+    await cancellation.cancel(
         session, record, reason, initiated_by=settings.subscriber_id, actor="system", now=now
     )
     return Outcome(record, [await _push(session, record, "on_cancel", settings, now)])
@@ -213,7 +213,7 @@ async def part_cancel(
             f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
         )
     record = await _load(session, order_id)
-    await lifecycle.part_cancel(
+    await cancellation.part_cancel(
         session, record, quantities, reason, initiated_by=settings.subscriber_id,
         actor="seller", now=now,
     )
@@ -245,7 +245,7 @@ async def _return(
         raise IllegalTransition(
             f"{why} ({state.value}); {return_id} is {current}", Code.FULFILLMENT_TERMINAL
         )
-    await lifecycle.move_fulfillment(
+    await returns.move_fulfillment(
         session, record, return_id, target, actor="seller", now=now, reason=reason,
         reason_code=reason_code, details=details, initiated_by=settings.subscriber_id,
     )

@@ -16,7 +16,8 @@ from ondc_adapter.orders.quote import (
     compute_quote,
     trail,
 )
-from ondc_adapter.protocol.order import Quote, to_money
+from ondc_adapter.protocol.money import to_money
+from ondc_adapter.protocol.order_objects import Quote
 
 money = st.decimals(min_value="0.01", max_value="99999.99", places=2)
 rates = st.sampled_from([Decimal(r) for r in ("0", "5", "12", "18", "28", "2.5", "0.25")])
@@ -126,7 +127,7 @@ def test_commercial_terms_ignore_availability_hints_and_number_format() -> None:
 
 @given(st.decimals(min_value="-1e9", max_value="1e9", places=6))
 def test_money_parses_and_prints_two_decimals(value) -> None:
-    from ondc_adapter.protocol.order import format_money
+    from ondc_adapter.protocol.money import format_money
 
     text = format_money(to_money(str(value)))
     assert text == f"{to_money(text):.2f}"

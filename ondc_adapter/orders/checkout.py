@@ -1,0 +1,434 @@
+"""Checkout: select (the quote), init (the terms: billing, delivery, payment, bpp_terms) and
+confirm (the order record, stock reserved). Select and init keep a draft of their answer;
+confirm creates the order only when the buyer's provider, items and quote are what on_init
+sent, answers a repeated confirm with the same order, and creates nothing when stock ran out
+since init.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ondc_adapter.catalogue import store
+from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
+from ondc_adapter.orders import repository
+from ondc_adapter.orders.build import forward_fulfillment, order_message
+from ondc_adapter.orders.policy import OrderPolicy, policy_of
+from ondc_adapter.orders.pricing import price, provider_of, requested_counts
+from ondc_adapter.orders.quote import CatalogueLine, commercial_terms, compute_quote
+from ondc_adapter.orders.replies import callback_time, parse, reply
+from ondc_adapter.orders.state import F, OrderState
+from ondc_adapter.orders.tables import OrderRecord
+from ondc_adapter.protocol.ack import Error
+from ondc_adapter.protocol.durations import format_timestamp, parse_duration, parse_timestamp
+from ondc_adapter.protocol.errors import Code
+from ondc_adapter.protocol.order_requests import ConfirmMessage, InitMessage, SelectMessage
+
+ON_SELECT_KEYS = (
+    "id",
+    "type",
+    "@ondc/org/provider_name",
+    "tracking",
+    "@ondc/org/category",
+    "@ondc/org/TAT",
+)
+
+
+async def handle_select(
+    request: InboundRequest, session: AsyncSession, deps: SellerDeps
+) -> list[OutboundMessage]:
+    now = callback_time(request, deps)
+    msg, err = parse(SelectMessage, request)
+    if msg is None:
+        return reply(request, deps, now, {}, err)
+    policy = policy_of(deps)
+    order = msg.order
+    pricing = await price(
+        session, policy, order.provider, order.items, order.fulfillments, order.payment
+    )
+    if isinstance(pricing, Error):
+        return reply(request, deps, now, {}, pricing)
+    fulfillment = {k: pricing.fulfillment[k] for k in ON_SELECT_KEYS}
+    fulfillment["state"] = {
+        "descriptor": {"code": "Serviceable" if pricing.quote.serviceable else "Non-serviceable"}
+    }
+    out = {
+        "provider": provider_of(pricing),
+        "items": [
+            {"id": line.item_id, "fulfillment_id": pricing.fulfillment["id"]}
+            for line in pricing.quote.lines
+            if line.title_type == "item"
+        ],
+        "fulfillments": [fulfillment],
+        "quote": pricing.quote.wire(ttl=policy.quote_ttl, availability=True),
+    }
+    await repository.save_draft(
+        session,
+        transaction_id=request.context.transaction_id,
+        stage="select",
+        message_id=request.context.message_id,
+        bap_id=request.context.bap_id,
+        provider_id=pricing.provider.id,
+        order=out,
+        lines=pricing.lines,
+        fulfillment=pricing.fulfillment,
+        now=now,
+    )
+    return reply(request, deps, now, {"order": out}, pricing.error)
+
+
+def _payment_terms(
+    policy: OrderPolicy, asked: dict[str, Any] | None, beneficiary: str
+) -> dict[str, Any]:
+    asked = asked or {}
+    ptype = asked.get("type") or "ON-ORDER"
+    payment: dict[str, Any] = {
+        "@ondc/org/buyer_app_finder_fee_type": asked.get(
+            "@ondc/org/buyer_app_finder_fee_type", "percent"
+        ),
+        "@ondc/org/buyer_app_finder_fee_amount": asked.get(
+            "@ondc/org/buyer_app_finder_fee_amount", "3"
+        ),
+        "@ondc/org/settlement_basis": policy.settlement_basis,
+        "@ondc/org/settlement_window": policy.settlement_window,
+        "@ondc/org/withholding_amount": policy.withholding(),
+        "@ondc/org/settlement_details": policy.settlement_details(beneficiary),
+        "type": ptype,
+        # prepaid is collected by the buyer app (we have no gateway); COD by the seller side
+        "collected_by": "BPP" if ptype == "ON-FULFILLMENT" else asked.get("collected_by", "BAP"),
+    }
+    return payment
+
+
+async def handle_init(
+    request: InboundRequest, session: AsyncSession, deps: SellerDeps
+) -> list[OutboundMessage]:
+    now = callback_time(request, deps)
+    msg, err = parse(InitMessage, request)
+    if msg is None:
+        return reply(request, deps, now, {}, err)
+    policy = policy_of(deps)
+    order = msg.order
+    raw = request.message["order"]
+    pricing = await price(
+        session, policy, order.provider, order.items, order.fulfillments, order.payment
+    )
+    if isinstance(pricing, Error):
+        return reply(request, deps, now, {}, pricing)
+    error = pricing.error
+    quote = pricing.quote.wire(ttl=policy.quote_ttl)
+    selected = await repository.get_draft(session, request.context.transaction_id, "select")
+    if (
+        error is None
+        and selected is not None
+        and commercial_terms(selected.order["quote"]) != commercial_terms(quote)
+    ):
+        # prices moved between select and init although everything is available
+        error = Error.of(Code.QUOTE_CHANGED, "the quote changed since on_select")
+    buyer_f = copy.deepcopy(raw["fulfillments"][0])
+    fulfillment: dict[str, Any] = {
+        "id": pricing.fulfillment["id"],
+        "type": buyer_f.get("type", "Delivery"),
+    }
+    if "end" in buyer_f:
+        fulfillment["end"] = buyer_f["end"]
+    fulfillment["tracking"] = policy.tracking
+    if fulfillment["type"] == "Buyer-Delivery":
+        fulfillment["tags"] = [
+            {"code": "rto_action", "list": [{"code": "return_to_origin", "value": "yes"}]}
+        ]
+    out = {
+        "provider": provider_of(pricing),
+        "items": [
+            {
+                "id": line.item_id,
+                "fulfillment_id": pricing.fulfillment["id"],
+                "quantity": {"count": line.count or 0},
+            }
+            for line in pricing.quote.lines
+            if line.title_type == "item"
+        ],
+        "billing": raw["billing"],
+        "fulfillments": [fulfillment],
+        "quote": quote,
+        "payment": _payment_terms(policy, raw.get("payment"), pricing.provider.name),
+        # retail 1.2.0 has no cancellation_terms on the order ("not enabled yet", ONDC's log
+        # validator); the cancellation policy applies all the same (orders.policy)
+        "tags": [policy.bpp_terms(pricing.provider.pan)],
+    }
+    await repository.save_draft(
+        session,
+        transaction_id=request.context.transaction_id,
+        stage="init",
+        message_id=request.context.message_id,
+        bap_id=request.context.bap_id,
+        provider_id=pricing.provider.id,
+        order=out,
+        lines=pricing.lines,
+        fulfillment={**pricing.fulfillment, "end": buyer_f.get("end")},
+        now=now,
+    )
+    return reply(request, deps, now, {"order": out}, error)
+
+
+# ---------------------------------------------------------------- confirm
+
+
+def _echo(raw: dict[str, Any], now: datetime, state: str) -> dict[str, Any]:
+    """The buyer's order sent back with a state, for confirm answers that create nothing."""
+    order = copy.deepcopy(raw)
+    order["state"] = state
+    order.setdefault("created_at", format_timestamp(now))
+    order["updated_at"] = format_timestamp(now)
+    return {"order": order}
+
+
+async def handle_confirm(
+    request: InboundRequest, session: AsyncSession, deps: SellerDeps
+) -> list[OutboundMessage]:
+    now = callback_time(request, deps)
+    msg, err = parse(ConfirmMessage, request)
+    if msg is None:
+        return reply(request, deps, now, {}, err)
+    ctx = request.context
+    raw = request.message["order"]
+    order = msg.order
+
+    existing = await repository.find_by_transaction(session, ctx.transaction_id)
+    if existing is not None:
+        return _replay_confirm(request, deps, now, existing, order.id, raw)
+
+    draft = await repository.get_draft(session, ctx.transaction_id, "init")
+    if draft is None:
+        return reply(
+            request,
+            deps,
+            now,
+            _echo(raw, now, "Cancelled"),
+            Error.of(Code.QUOTE_UNAVAILABLE, "no on_init for this transaction: send init first"),
+        )
+    wanted = {item_id: n for item_id, n in requested_counts(order.items)}
+    quoted = {line["id"]: int(line["count"]) for line in draft.lines}
+    if order.provider.id != draft.provider_id or wanted != quoted:
+        return reply(
+            request,
+            deps,
+            now,
+            _echo(raw, now, "Cancelled"),
+            Error.of(Code.ITEM_QUANTITY_CHANGED, "items differ from on_init"),
+        )
+    if commercial_terms(raw["quote"]) != commercial_terms(draft.order["quote"]):
+        return reply(
+            request,
+            deps,
+            now,
+            _echo(raw, now, "Cancelled"),
+            Error.of(Code.QUOTE_CHANGED, "quote differs from on_init", path="message.order.quote"),
+        )
+
+    policy = policy_of(deps)
+    values = _order_values(request, draft, raw, policy, now)
+    pk = await repository.claim_order(session, values)
+    if pk is None:  # a concurrent confirm of the same transaction won the insert
+        existing = await repository.find_by_transaction(session, ctx.transaction_id)
+        assert existing is not None
+        return _replay_confirm(request, deps, now, existing, order.id, raw)
+
+    reserved: list[tuple[str, int]] = []
+    short: list[str] = []
+    # fixed order: concurrent confirms lock item rows in the same sequence, never deadlock
+    for item_id, count in sorted(quoted.items()):
+        if count <= 0:
+            continue
+        if await store.reserve_stock(session, item_id, count, now=now):
+            reserved.append((item_id, count))
+        else:
+            short.append(item_id)
+    if short:
+        for item_id, count in reserved:
+            await store.release_stock(session, item_id, count, now=now)
+        await session.execute(delete(OrderRecord).where(OrderRecord.id == pk))
+        return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
+
+    record = await session.get(OrderRecord, pk)
+    assert record is not None
+    fid = forward_fulfillment(record)["id"]
+    repository.journal(
+        session,
+        record,
+        entity="order",
+        from_state=None,
+        to_state=OrderState.CREATED.value,
+        actor="buyer",
+        at=now,
+        reason="confirm",
+        message_id=ctx.message_id,
+    )
+    repository.journal(
+        session,
+        record,
+        entity="fulfillment",
+        fulfillment_id=fid,
+        from_state=None,
+        to_state=F.PENDING.value,
+        actor="system",
+        at=now,
+        reason="confirm",
+    )
+    if record.accepted:
+        repository.journal(
+            session,
+            record,
+            entity="order",
+            from_state=OrderState.CREATED.value,
+            to_state=OrderState.ACCEPTED.value,
+            actor="system",
+            at=now,
+            reason="auto-accept",
+        )
+    return reply(request, deps, now, order_message(record))
+
+
+def _replay_confirm(
+    request: InboundRequest,
+    deps: SellerDeps,
+    now: datetime,
+    record: OrderRecord,
+    order_id: str,
+    raw: dict[str, Any],
+) -> list[OutboundMessage]:
+    """A repeated confirm: the same order again, nothing reserved twice."""
+    if record.order_id != order_id:
+        return reply(
+            request,
+            deps,
+            now,
+            _echo(raw, now, "Cancelled"),
+            Error.of(
+                Code.INVALID_ORDER,
+                f"transaction already has order {record.order_id}",
+                path="message.order.id",
+            ),
+        )
+    return reply(request, deps, now, order_message(record))
+
+
+def _order_values(
+    request: InboundRequest,
+    draft: Any,
+    raw: dict[str, Any],
+    policy: OrderPolicy,
+    now: datetime,
+) -> dict[str, Any]:
+    ctx = request.context
+    ours = draft.fulfillment
+    fid = ours["id"]
+    created_text = ctx.timestamp
+    created = parse_timestamp(created_text)
+    tat = parse_duration(ours["@ondc/org/TAT"])
+    ship = parse_duration(ours.get("time_to_ship") or "PT0S")
+    buyer_f = next(
+        (f for f in raw["fulfillments"] if f.get("id", fid) == fid), raw["fulfillments"][0]
+    )
+    start = copy.deepcopy(ours["start"])
+    start["time"] = {
+        "range": {"start": format_timestamp(created), "end": format_timestamp(created + ship)}
+    }
+    end = copy.deepcopy(buyer_f.get("end") or ours.get("end") or {})
+    end["time"] = {
+        "range": {"start": format_timestamp(created), "end": format_timestamp(created + tat)}
+    }
+    fulfillment = {
+        "id": fid,
+        "type": "Delivery",
+        "@ondc/org/provider_name": ours["@ondc/org/provider_name"],
+        "@ondc/org/category": ours["@ondc/org/category"],
+        "@ondc/org/TAT": ours["@ondc/org/TAT"],
+        "tracking": ours["tracking"],
+        "state": {"descriptor": {"code": F.PENDING.value}},
+        "start": start,
+        "end": end,
+    }
+    bap_terms = [t for t in raw.get("tags") or [] if t.get("code") == "bap_terms"]
+    accepted = policy.auto_accept
+    charges = policy.charges
+    return {
+        "order_id": raw["id"],
+        "transaction_id": ctx.transaction_id,
+        "bap_id": ctx.bap_id,
+        "bap_uri": ctx.bap_uri,
+        "domain": ctx.domain,
+        "city": ctx.city,
+        "provider_id": draft.provider_id,
+        "location_id": draft.order["provider"]["locations"][0]["id"],
+        "lines": draft.lines,
+        "charges": {
+            "delivery": str(charges.delivery),
+            "packing": str(charges.packing),
+            "convenience": str(charges.convenience),
+        },
+        "items": [
+            {"id": line["id"], "fulfillment_id": fid, "quantity": {"count": int(line["count"])}}
+            for line in draft.lines
+        ],
+        "quote": draft.order["quote"],
+        "billing": raw.get("billing") or draft.order["billing"],
+        "fulfillments": [fulfillment],
+        "payment": raw["payment"],
+        "cancellation_terms": draft.order.get("cancellation_terms") or [],
+        "tags": [policy.bpp_terms(ours.get("provider_pan"), confirmed=True), *bap_terms],
+        "documents": None,
+        "cancellation": None,
+        "state": (OrderState.ACCEPTED if accepted else OrderState.CREATED).value,
+        "fulfillment_state": F.PENDING.value,
+        "accepted": accepted,
+        "context": request.context.model_dump(exclude_none=True),
+        "confirm_message_id": ctx.message_id,
+        "created_at": created,
+        "created_at_text": created_text,
+        "updated_at": now,
+        "updated_at_text": format_timestamp(now),
+    }
+
+
+async def _out_of_stock_at_confirm(
+    request: InboundRequest,
+    deps: SellerDeps,
+    now: datetime,
+    session: AsyncSession,
+    raw: dict[str, Any],
+    draft: Any,
+    policy: OrderPolicy,
+) -> list[OutboundMessage]:
+    """Stock ran out between init and confirm: nothing is created; the answer carries the
+    quote for what is left and 40002 per short item, as on_select would."""
+    requested = [(line["id"], int(line["count"])) for line in draft.lines]
+    records = await store.get_items(session, draft.provider_id, [i for i, _ in requested])
+    catalogue = {
+        rec.id: CatalogueLine(
+            rec.id,
+            rec.name,
+            rec.price,
+            rec.stock if rec.enabled else 0,
+            rec.max_per_order,
+            rec.fulfillment_id,
+            policy.tax_rate,
+        )
+        for rec in records.values()
+    }
+    fid = draft.fulfillment["id"]
+    quote = compute_quote(requested, catalogue, policy.charges, fulfillment_id=fid)
+    body = _echo(raw, now, "Cancelled")
+    body["order"]["quote"] = quote.wire(ttl=policy.quote_ttl, availability=True)
+    body["order"]["items"] = [
+        {"id": line.item_id, "fulfillment_id": fid, "quantity": {"count": line.count or 0}}
+        for line in quote.lines
+        if line.title_type == "item"
+    ]
+    error = quote.error() or Error.of(Code.ITEM_QUANTITY_UNAVAILABLE, "items became unavailable")
+    return reply(request, deps, now, body, error)
