@@ -763,7 +763,9 @@ class CpuMeter:
         return out
 
 
-def figures(phase: Phase, cpu: dict[str, float] | None = None) -> dict[str, Any]:
+def figures(
+    phase: Phase, cpu: dict[str, float] | None = None, *, per_answer: bool = True
+) -> dict[str, Any]:
     seconds = max(1e-6, phase.end - phase.start)
     reqs = phase.reqs
     acked = [r for r in reqs if r.status == "ack"]
@@ -808,7 +810,8 @@ def figures(phase: Phase, cpu: dict[str, float] | None = None) -> dict[str, Any]
         # CPU of the node and its database per answer: robust to other load on the machine
         used = (cpu["node_pct"] + cpu["postgres_pct"]) / 100 * seconds
         answers = out.get("orders_per_s", out["answered_in_ttl_per_s"]) * seconds
-        out["node_cpu_ms_per_answer"] = round(1000 * used / answers, 2) if answers else None
+        if per_answer and answers:  # not when answers come after the phase (overload)
+            out["node_cpu_ms_per_answer"] = round(1000 * used / answers, 2)
     return out
 
 
@@ -1108,7 +1111,7 @@ class Bench:
             calm_phase = Phase("x2-recovery", ends, p.end, [r for r in p.reqs if r.sent >= ends])
             over_phase.errors, over_phase.samples = p.errors, p.samples  # charged to the flood
             over_phase.late_ms = p.late_ms
-            show("x2-search", figures(over_phase, p.cpu))
+            show("x2-search", figures(over_phase, p.cpu, per_answer=False))
             fig = figures(calm_phase)
             fig.update(recovery(calm_phase, ends, args.recovery_seconds, args.recover_latency))
             fig["timeline"] = timeline(p, p.start)
@@ -1259,14 +1262,27 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- orchestration --------------------------------------------------------------------------------
 
 
-def worktree(commit: str, where: Path) -> Path:
-    path = where / f"baseline-{commit}"
+def worktree(commit: str, where: Path, name: str) -> Path:
+    path = where / f"{name}-{commit}"
     subprocess.run(
         ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
         check=True,
         capture_output=True,
     )
     return path
+
+
+def git_state(tree: Path = ROOT) -> str:
+    """HEAD of the tree under test, and whether ondc_adapter/ had uncommitted changes."""
+    head = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(tree), "status", "--porcelain", "--", "ondc_adapter"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head}{' (ondc_adapter/ modified)' if dirty else ''}"
 
 
 def remove_worktree(path: Path) -> None:
@@ -1278,14 +1294,16 @@ def remove_worktree(path: Path) -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
 
 
-def configs(args: argparse.Namespace, baseline_tree: Path | None) -> list[NodeConfig]:
+def configs(
+    args: argparse.Namespace, current_tree: Path, baseline_tree: Path | None
+) -> list[NodeConfig]:
     out = []
     for db in args.dbs:
         for workers in args.workers:
             for version in args.versions:
                 if version == "baseline" and baseline_tree is None:
                     continue
-                tree = ROOT if version == "current" else baseline_tree
+                tree = current_tree if version == "current" else baseline_tree
                 assert tree is not None
                 out.append(NodeConfig(version, tree, db, workers))
     return out
@@ -1296,12 +1314,17 @@ async def run(args: argparse.Namespace) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="ondc-throughput-"))
     baseline_tree = None
+    current_tree = ROOT
+    current = git_state()
     bench = Bench(args, work)
     load_before = os.getloadavg()[0]
     started = time.time()
     try:
         if "baseline" in args.versions:
-            baseline_tree = worktree(args.baseline_commit, work)
+            baseline_tree = worktree(args.baseline_commit, work, "baseline")
+        if args.current_commit:
+            current_tree = worktree(args.current_commit, work, "current")
+            current = git_state(current_tree)
         async with (
             serve_here(registry_app(bench.records)) as registry_url,
             serve_here(buyer_app(bench.ledger, bench.sellers)) as buyer_url,
@@ -1309,14 +1332,15 @@ async def run(args: argparse.Namespace) -> int:
             bench.registry_url, bench.buyer_url = registry_url, buyer_url
             number = 0
             for round_ in range(1, args.rounds + 1):  # rounds interleave: noise hits all alike
-                for config in configs(args, baseline_tree):
+                for config in configs(args, current_tree, baseline_tree):
                     result = await bench.run_node(config, number)
                     result["round"] = round_
                     bench.results.append(result)
                     number += 1
     finally:
-        if baseline_tree is not None:
-            remove_worktree(baseline_tree)
+        for tree in (baseline_tree, current_tree):
+            if tree is not None and tree != ROOT:
+                remove_worktree(tree)
         with contextlib.suppress(Exception):
             import redis.asyncio as aioredis
 
@@ -1331,7 +1355,8 @@ async def run(args: argparse.Namespace) -> int:
     print(
         f"\nmachine: {os.cpu_count()} CPU(s), load average before {load_before:.2f}; "
         f"{args.seconds:.0f} s per phase, overload {args.overload_seconds:.0f} s at 2x then "
-        f"{args.recovery_seconds:.0f} s at 0.6x; ttl {TTL}; baseline {args.baseline_commit}; "
+        f"{args.recovery_seconds:.0f} s at 0.6x; ttl {TTL}; current {current}, "
+        f"baseline {args.baseline_commit}; "
         f"run took {time.time() - started:.0f} s"
     )
     print(
@@ -1381,6 +1406,7 @@ async def run(args: argparse.Namespace) -> int:
                     "machine": {"cpus": os.cpu_count(), "load_before": load_before},
                     "args": {k: jsonable(v) for k, v in vars(args).items()},
                     "ttl": TTL,
+                    "current_commit": current,
                     "results": results,
                     "ratios": rat,
                     "ok": ok,
@@ -1445,6 +1471,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-baseline", action="store_true", help="current node only")
     parser.add_argument("--baseline-commit", default=BASELINE_COMMIT)
+    parser.add_argument(
+        "--current-commit",
+        help="run the current node from a worktree of this commit (e.g. HEAD) instead of the "
+        "working tree, so uncommitted edits in ondc_adapter/ do not land in the figures",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
         "--py-spy",
