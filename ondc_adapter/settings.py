@@ -91,6 +91,22 @@ class Settings(BaseSettings):
     # seller terms (charges, settlement, bpp_terms): a JSON file of OrderPolicy fields
     seller_terms_file: Path | None = None
 
+    # issues and grievances (igm/): the times ONDC expects for a first response and for a
+    # resolution (ISO 8601 durations), how early an issue counts as nearing them, and the
+    # seller's support desk and grievance redressal officer (GRO) as IGM actors (the admin API
+    # can replace both; a node without a GRO cannot go live on ONDC)
+    igm_response_time: str = "PT1H"
+    igm_resolution_time: str = "P1D"
+    igm_warn_fraction: float = Field(default=0.25, gt=0, lt=1)
+    igm_watch_seconds: float = Field(default=60.0, gt=0)
+    igm_legacy_names: bool = True
+    igm_support_name: str | None = None
+    igm_support_email: str | None = None
+    igm_support_phone: str | None = None
+    gro_name: str | None = None
+    gro_email: str | None = None
+    gro_phone: str | None = None
+
     # seller admin API
     admin_api_key: SecretStr | None = None
 

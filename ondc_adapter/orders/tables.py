@@ -11,6 +11,7 @@
                         checked against what we quoted.
 * ``order_returns``     buyer return requests and their progress.
 * ``order_ratings``     ratings received.
+* ``order_settlements`` refunds agreed after the order (IGM resolutions), once each.
 
 Wire objects are stored as JSON exactly as sent so status/on_update answers repeat them
 byte-for-byte (LVU compares on_confirm and on_status field by field).
@@ -144,3 +145,25 @@ class OrderRating(Base):
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     message_id: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class OrderSettlement(Base):
+    """Money moved on an order after it was confirmed, outside the quote's own changes: today,
+    refunds agreed in an IGM issue. One row per (source, reference), so a refund the buyer
+    accepts is recorded exactly once however often the acceptance is delivered."""
+
+    __tablename__ = "order_settlements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_pk: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # refund
+    amount: Mapped[str] = mapped_column(String(24), nullable=False)  # rupees, "200.00"
+    item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # igm
+    reference: Mapped[str] = mapped_column(String(300), nullable=False)  # issue id/resolution id
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("source", "reference"),)

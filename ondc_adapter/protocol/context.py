@@ -35,11 +35,35 @@ BPP_ACTIONS = (
     # a buyer app's refusal of parts of the catalogue (flows 7 and 9): ACKed, stored, and
     # answered by no on_* callback
     "catalog_rejection",
+    # a complaint (IGM 2.0.0, igm/): answered by on_issue
+    "issue",
 )
+# IGM messages carry the retail version of the domain (ONDC's examples) or IGM's own
+IGM_CORE_VERSIONS = (CORE_VERSION, "2.0.0")
 Action = Literal[
-    "search", "select", "init", "confirm", "status", "track", "cancel", "update", "rating",
-    "support", "on_search", "on_select", "on_init", "on_confirm", "on_status", "on_track",
-    "on_cancel", "on_update", "on_rating", "on_support", "catalog_rejection",
+    "search",
+    "select",
+    "init",
+    "confirm",
+    "status",
+    "track",
+    "cancel",
+    "update",
+    "rating",
+    "support",
+    "on_search",
+    "on_select",
+    "on_init",
+    "on_confirm",
+    "on_status",
+    "on_track",
+    "on_cancel",
+    "on_update",
+    "on_rating",
+    "on_support",
+    "catalog_rejection",
+    "issue",
+    "on_issue",
 ]
 _FQDN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.\-_]*[A-Za-z0-9])?$")
 _CITY = re.compile(r"^(?:std:\d{2,5}|\*)$")
@@ -152,8 +176,9 @@ def check_context(
 
     if context.action != action:
         return err("action", f"context.action {context.action!r} does not match /{action}")
-    if context.core_version != CORE_VERSION:
-        return err("core_version", f"core_version must be {CORE_VERSION}")
+    versions = IGM_CORE_VERSIONS if action == "issue" else (CORE_VERSION,)
+    if context.core_version not in versions:
+        return err("core_version", f"core_version must be {' or '.join(versions)}")
     if context.domain not in domains:
         return err("domain", f"domain {context.domain!r} is not served here (serves {domains})")
     if action != "search":

@@ -22,6 +22,7 @@ SCHEMA_MODULES = (
     "ondc_adapter.protocol.catalog",
     "ondc_adapter.catalogue.rejections",
     "ondc_adapter.sandbox.registry_messages",
+    "ondc_adapter.igm.models",
 )
 
 # ``data/schemas`` links to the repository's ``schemas/`` (see ``sandbox.SCENARIO_DIR``).

@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "ondc_adapter.orders.tables",
     "ondc_adapter.console.tables",
     "ondc_adapter.catalogue.rejections",
+    "ondc_adapter.igm.tables",
 )
 
 

@@ -1,0 +1,209 @@
+"""The sandbox buyer app's side of IGM 2.0.0: the ``issue`` messages a complainant sends (pure).
+
+A buyer app keeps the issue as last received (our ``on_issue``) and sends it back with its own
+action appended. Timestamps follow ONDC's log validator for an ``issue``: ``created_at`` never
+changes, and ``updated_at`` equals the new action's time and the request's
+``context.timestamp``; in the opening ``issue`` ``updated_at`` is ``created_at`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+CONSUMER_ID = "CONSUMER-1"
+BUYER_NP_ID = "BUYER-NP-1"
+CLOSURE = [
+    {
+        "descriptor": {"code": "CLOSURE_DETAILS"},
+        "list": [{"descriptor": {"code": "RATING"}, "value": "THUMBS_UP"}],
+    }
+]
+# ONDC's issue categories for retail items (IGM 2.0.0 enums): ITM004 "product quality"
+CATEGORIES = {"ITM004": ("Issue with product quality", "The item arrived damaged")}
+
+
+def _actor(
+    actor_id: str, kind: str, *, org: str, name: str, phone: str, email: str
+) -> dict[str, Any]:
+    return {
+        "id": actor_id,
+        "type": kind,
+        "info": {
+            "org": {"name": org},
+            "person": {"name": name},
+            "contact": {"phone": phone, "email": email},
+        },
+    }
+
+
+def opening_issue(
+    *,
+    issue_id: str,
+    bap_id: str,
+    domain: str,
+    now: str,
+    order: dict[str, Any],
+    category: str = "ITM004",
+    image_url: str,
+) -> dict[str, Any]:
+    """``message`` of the first ``issue``: about the first item of ``order`` (the on_confirm
+    order object), raised by the consumer through this buyer app."""
+    item = order["items"][0]
+    fulfillment = item.get("fulfillment_id") or order["fulfillments"][0]["id"]
+    short, long = CATEGORIES[category]
+    org = f"{bap_id}::{domain}"
+    return {
+        "issue": {
+            "id": issue_id,
+            "status": "OPEN",
+            "level": "ISSUE",
+            "created_at": now,
+            "updated_at": now,
+            "expected_response_time": {"duration": "PT2H"},
+            "expected_resolution_time": {"duration": "P1D"},
+            "refs": [
+                {"ref_id": order["id"], "ref_type": "ORDER"},
+                {"ref_id": order["provider"]["id"], "ref_type": "PROVIDER"},
+                {"ref_id": fulfillment, "ref_type": "FULFILMENT"},
+                {
+                    "ref_id": item["id"],
+                    "ref_type": "ITEM",
+                    "tags": [
+                        {
+                            "descriptor": {"code": "message.order.items"},
+                            "list": [
+                                {
+                                    "descriptor": {"code": "quantity.selected.count"},
+                                    "value": str(item["quantity"]["count"]),
+                                }
+                            ],
+                        }
+                    ],
+                },
+            ],
+            "actors": [
+                _actor(
+                    CONSUMER_ID,
+                    "CONSUMER",
+                    org=org,
+                    name="Asha Devi",
+                    phone="9886098860",
+                    email="asha@example.com",
+                ),
+                _actor(
+                    BUYER_NP_ID,
+                    "INTERFACING_NP",
+                    org=org,
+                    name="Buyer app support",
+                    phone="9886012345",
+                    email=f"support@{bap_id}",
+                ),
+            ],
+            "source_id": CONSUMER_ID,
+            "complainant_id": BUYER_NP_ID,
+            "descriptor": {
+                "code": category,
+                "short_desc": short,
+                "long_desc": long,
+                "images": [{"url": image_url, "size_type": "xs"}],
+            },
+            "last_action_id": "B1",
+            "actions": [
+                {
+                    "id": "B1",
+                    "descriptor": {"code": "OPEN", "short_desc": "Complaint created"},
+                    "updated_at": now,
+                    "action_by": BUYER_NP_ID,
+                    "actor_details": {"name": "Asha Devi"},
+                }
+            ],
+        }
+    }
+
+
+def next_issue(
+    last: dict[str, Any],
+    *,
+    code: str,
+    now: str,
+    short_desc: str,
+    legacy_names: bool = True,
+    ref_id: str | None = None,
+    ref_type: str | None = None,
+    images: list[str] | None = None,
+) -> dict[str, Any]:
+    """``message`` of a later ``issue``: the issue as last received (``last``, the on_issue's
+    ``message.issue``) with the buyer's action ``code`` appended."""
+    issue = copy.deepcopy(last)
+    issue.pop("description", None)
+    issue["actions"] = [
+        {k: v for k, v in a.items() if k != "description"} for a in issue.get("actions", [])
+    ]
+    n = sum(1 for a in issue["actions"] if a.get("action_by") == BUYER_NP_ID) + 1
+    action: dict[str, Any] = {"id": f"B{n}"}
+    if ref_id is not None:
+        action["ref_id"] = ref_id
+    if ref_type is not None:
+        action["ref_type"] = ref_type
+    descriptor: dict[str, Any] = {"code": code, "short_desc": short_desc}
+    if images:
+        descriptor["images"] = [{"url": u, "size_type": "xs"} for u in images]
+    action.update(
+        {
+            "descriptor": descriptor,
+            "updated_at": now,
+            "action_by": BUYER_NP_ID,
+            "actor_details": {"name": "Asha Devi"},
+        }
+    )
+    if code == "CLOSED":
+        action["tags"] = CLOSURE
+    issue["actions"].append(action)
+    issue["last_action_id"] = action["id"]
+    issue["updated_at"] = now
+    if code == "ESCALATED":
+        issue["level"], issue["status"] = "GRIEVANCE", "OPEN"
+    elif code == "CLOSED":
+        issue["status"] = "CLOSED"
+    else:
+        issue["status"] = "PROCESSING" if issue.get("status") == "OPEN" else issue["status"]
+    target = [{"path": "issue.actions", "action": "APPENDED"}]
+    message: dict[str, Any] = {"update_target": target}
+    if legacy_names:
+        message["updated_target"] = target
+        issue["description"] = {
+            k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
+        }
+        issue["actions"] = [
+            {
+                **a,
+                "description": {
+                    "code": a["descriptor"]["code"],
+                    "short_desc": a["descriptor"]["short_desc"],
+                },
+            }
+            for a in issue["actions"]
+        ]
+    message["issue"] = issue
+    return message
+
+
+def with_legacy_opening(message: dict[str, Any]) -> dict[str, Any]:
+    """The opening ``issue`` with the pre-April-2025 ``description`` twins (see igm.wire)."""
+    out = copy.deepcopy(message)
+    issue = out["issue"]
+    issue["description"] = {
+        k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
+    }
+    issue["actions"] = [
+        {
+            **a,
+            "description": {
+                "code": a["descriptor"]["code"],
+                "short_desc": a["descriptor"]["short_desc"],
+            },
+        }
+        for a in issue["actions"]
+    ]
+    return out
