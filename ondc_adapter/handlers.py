@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.catalogue.handler import handle_search
 from ondc_adapter.catalogue.rejections import handle_catalog_rejection
 from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, SellerDeps
+from ondc_adapter.igm.complainant import handle_on_issue
 from ondc_adapter.igm.handler import handle_issue
 from ondc_adapter.orders.handlers import HANDLERS as ORDER_HANDLERS
 from ondc_adapter.protocol.ack import Error
@@ -49,5 +50,6 @@ def default_handlers(settings: Settings) -> dict[str, Handler]:
     handlers = not_supported_handlers()
     handlers["search"] = handle_search
     handlers["issue"] = handle_issue
+    handlers["on_issue"] = handle_on_issue
     handlers.update({a: h for a, h in ORDER_HANDLERS.items() if a in handlers})
     return handlers

@@ -152,6 +152,7 @@ async def _open(
     record = IssueRecord(
         issue_id=issue.id,
         bap_id=request.context.bap_id,
+        role="respondent",
         transaction_id=request.context.transaction_id,
         order_pk=order.id,
         order_id=order.order_id,

@@ -16,7 +16,6 @@ and a message naming what is wrong.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 BUYER_CODES = frozenset(
@@ -35,11 +34,15 @@ SELLER_ACTIONS = ("process", "ask-info", "propose", "resolve")
 RESOLUTION_KINDS = ("REFUND", "REPLACEMENT", "RETURN", "CANCEL", "NO_ACTION")
 
 
-@dataclass(frozen=True, slots=True)
 class IssueRefusal(Exception):
-    code: str  # IGM001 ... IGM009
-    message: str
-    path: str = "message.issue.actions"
+    # A plain class, not a frozen dataclass: Python sets ``__traceback__`` on an exception
+    # leaving an ``@asynccontextmanager`` (``Database.session()``), which a frozen (or slots)
+    # dataclass refuses, turning every refusal raised inside a session into a TypeError.
+    def __init__(self, code: str, message: str, path: str = "message.issue.actions") -> None:
+        super().__init__(code, message, path)
+        self.code = code  # IGM001 ... IGM009
+        self.message = message
+        self.path = path
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

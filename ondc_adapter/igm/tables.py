@@ -1,6 +1,7 @@
 """Where issues live.
 
-* ``igm_issues``   one row per issue (unique per buyer app and issue id): the order it is about,
+* ``igm_issues``   one row per issue (unique per buyer app and issue id), ours to answer or
+                   raised by us: the order it is about,
                    its status and level, the whole issue object as last exchanged (``issue``,
                    the wire JSON, so the next ``on_issue`` repeats it with one more action),
                    the context that opened it (unsolicited ``on_issue`` reuse its transaction),
@@ -29,6 +30,9 @@ class IssueRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     issue_id: Mapped[str] = mapped_column(String(128), nullable=False)
     bap_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    # respondent: a buyer app's complaint to us (flow 1); complainant: ours to a buyer app
+    # (flow 2, e.g. the store is not shown)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="respondent")
     transaction_id: Mapped[str] = mapped_column(String(128), nullable=False)
     order_pk: Mapped[int | None] = mapped_column(
         ForeignKey("orders.id", ondelete="RESTRICT"), nullable=True

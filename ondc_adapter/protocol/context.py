@@ -37,6 +37,8 @@ BPP_ACTIONS = (
     "catalog_rejection",
     # a complaint (IGM 2.0.0, igm/): answered by on_issue
     "issue",
+    # a buyer app's answer to a complaint this node raised (IGM flow 2): recorded, not answered
+    "on_issue",
 )
 # IGM messages carry the retail version of the domain (ONDC's examples) or IGM's own
 IGM_CORE_VERSIONS = (CORE_VERSION, "2.0.0")
@@ -176,7 +178,7 @@ def check_context(
 
     if context.action != action:
         return err("action", f"context.action {context.action!r} does not match /{action}")
-    versions = IGM_CORE_VERSIONS if action == "issue" else (CORE_VERSION,)
+    versions = IGM_CORE_VERSIONS if action in ("issue", "on_issue") else (CORE_VERSION,)
     if context.core_version not in versions:
         return err("core_version", f"core_version must be {' or '.join(versions)}")
     if context.domain not in domains:

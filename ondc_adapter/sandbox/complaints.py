@@ -207,3 +207,107 @@ def with_legacy_opening(message: dict[str, Any]) -> dict[str, Any]:
         for a in issue["actions"]
     ]
     return out
+
+
+# -- the buyer app as respondent (IGM flow 2: the seller complains) ---------------------------
+
+BUYER_SUPPORT_ID = "BUYER-NP-1"
+BUYER_GRO_ID = "BUYER-NP-1-GRO"
+
+
+def answered(
+    last: dict[str, Any],
+    *,
+    bap_id: str,
+    domain: str,
+    code: str,
+    now: str,
+    short_desc: str,
+    gro: bool = False,
+    resolution: dict[str, Any] | None = None,
+    legacy_names: bool = True,
+) -> dict[str, Any]:
+    """``message`` of the buyer app's ``on_issue`` to a seller's complaint: the issue as last
+    received with the buyer app's action appended, by its support desk or, once the issue is
+    a grievance, by its GRO. ``on_issue`` times: ``context.timestamp == updated_at == the
+    action's time``, later than ``created_at``."""
+    issue = copy.deepcopy(last)
+    issue.pop("description", None)
+    actions = [{k: v for k, v in a.items() if k != "description"} for a in issue["actions"]]
+    org = f"{bap_id}::{domain}"
+    support = _actor(
+        BUYER_SUPPORT_ID,
+        "COUNTERPARTY_NP",
+        org=org,
+        name="Buyer app support",
+        phone="9886012345",
+        email=f"support@{bap_id}",
+    )
+    officer = _actor(
+        BUYER_GRO_ID,
+        "COUNTERPARTY_NP_GRO",
+        org=org,
+        name="Buyer app GRO",
+        phone="9886054321",
+        email=f"gro@{bap_id}",
+    )
+    actors = [a for a in issue["actors"] if a["id"] not in (BUYER_SUPPORT_ID, BUYER_GRO_ID)]
+    issue["actors"] = [*actors, support, *([officer] if gro else [])]
+    issue["respondent_ids"] = [BUYER_SUPPORT_ID]
+    by = BUYER_GRO_ID if gro else BUYER_SUPPORT_ID
+    n = sum(1 for a in actions if a.get("action_by") in (BUYER_SUPPORT_ID, BUYER_GRO_ID)) + 1
+    action: dict[str, Any] = {"id": f"R-A{n}"}
+    if resolution is not None:
+        issue["resolutions"] = [*issue.get("resolutions", []), resolution]
+        action.update({"ref_id": resolution["id"], "ref_type": "RESOLUTIONS"})
+    elif code == "RESOLVED":
+        proposed = [a for a in actions if a["descriptor"]["code"] == "RESOLUTION_PROPOSED"]
+        if proposed:
+            action.update({"ref_id": proposed[-1].get("ref_id"), "ref_type": "RESOLUTIONS"})
+    action.update(
+        {
+            "descriptor": {"code": code, "short_desc": short_desc},
+            "updated_at": now,
+            "action_by": by,
+            "actor_details": {"name": "Buyer app GRO" if gro else "Buyer app support"},
+        }
+    )
+    issue["actions"] = [*actions, action]
+    issue["last_action_id"] = action["id"]
+    issue["updated_at"] = now
+    issue["status"] = "RESOLVED" if code == "RESOLVED" else "PROCESSING"
+    target = [{"path": "issue.actions", "action": "APPENDED"}]
+    message: dict[str, Any] = {"update_target": target}
+    if legacy_names:
+        message["updated_target"] = target
+        issue["description"] = {
+            k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
+        }
+        issue["actions"] = [
+            {
+                **a,
+                "description": {
+                    "code": a["descriptor"]["code"],
+                    "short_desc": a["descriptor"]["short_desc"],
+                },
+            }
+            for a in issue["actions"]
+        ]
+    message["issue"] = issue
+    return message
+
+
+def resolution(
+    resolution_id: str,
+    *,
+    now: str,
+    by: str,
+    code: str = "NOW-VISIBLE",
+    short_desc: str = "The store is visible again",
+) -> dict[str, Any]:
+    return {
+        "id": resolution_id,
+        "descriptor": {"code": code, "short_desc": short_desc},
+        "updated_at": now,
+        "proposed_by": by,
+    }

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("issue_id", sa.String(length=128), nullable=False),
         sa.Column("bap_id", sa.String(length=255), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("transaction_id", sa.String(length=128), nullable=False),
         sa.Column("order_pk", sa.Integer(), nullable=True),
         sa.Column("order_id", sa.String(length=64), nullable=True),
