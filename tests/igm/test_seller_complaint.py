@@ -55,12 +55,22 @@ class Buyer:
     async def answer(self, code: str, **kw: Any) -> None:
         now = format_timestamp(self.clock.tick())
         message = complaints.answered(
-            self.last, bap_id=BAP_ID, domain=self.context["domain"], code=code, now=now,
-            short_desc=f"buyer app: {code}", **kw,
+            self.last,
+            bap_id=BAP_ID,
+            domain=self.context["domain"],
+            code=code,
+            now=now,
+            short_desc=f"buyer app: {code}",
+            **kw,
         )
         ctx = {**self.context, "action": "on_issue", "message_id": f"m-{now}", "timestamp": now}
-        request = InboundRequest(action="on_issue", context=Context.model_validate(ctx),
-                                 message=message, received_at=self.clock(), signer=BAP_ID)
+        request = InboundRequest(
+            action="on_issue",
+            context=Context.model_validate(ctx),
+            message=message,
+            received_at=self.clock(),
+            signer=BAP_ID,
+        )
         deps = SellerDeps(settings=self.settings, now=self.clock)
         async with self.db.session() as session:
             assert await complainant.handle_on_issue(request, session, deps) == []
@@ -75,31 +85,42 @@ async def test_seller_raises_escalates_and_closes(pg_db: Database) -> None:
     async def seller(what: str, **kw: Any) -> dict[str, Any]:
         async with pg_db.session() as session:
             issue_id = kw.pop("issue_id")
-            outcome = await complainant.act(session, settings, issue_id, what,
-                                            now=clock.tick(), **kw)
+            outcome = await complainant.act(
+                session, settings, issue_id, what, now=clock.tick(), **kw
+            )
         return buyer.receive(outcome.messages)
 
     async with pg_db.session() as session:
         outcome = await complainant.raise_issue(
-            session, settings, transaction_id=order.transaction_id, provider_id="P1",
-            category="VIS001", short_desc="Store not visible",
-            long_desc="The store does not show in the buyer app", now=clock.tick(),
+            session,
+            settings,
+            transaction_id=order.transaction_id,
+            provider_id="P1",
+            category="VIS001",
+            short_desc="Store not visible",
+            long_desc="The store does not show in the buyer app",
+            now=clock.tick(),
         )
     opening = buyer.receive(outcome.messages)
     check_issue(opening, opening=True)
     issue_id = opening["message"]["issue"]["id"]
 
     await buyer.answer("PROCESSING")
-    await buyer.answer("RESOLUTION_PROPOSED",
-                       resolution=complaints.resolution("R1", now=stamp(clock), by="BUYER-NP-1"))
+    await buyer.answer(
+        "RESOLUTION_PROPOSED",
+        resolution=complaints.resolution("R1", now=stamp(clock), by="BUYER-NP-1"),
+    )
     check_issue(await seller("accept", issue_id=issue_id))
     await buyer.answer("RESOLVED")
     escalated = await seller("escalate", issue_id=issue_id, text="Still not visible")
     check_issue(escalated)
     assert escalated["message"]["issue"]["level"] == "GRIEVANCE"
     await buyer.answer("PROCESSING", gro=True)
-    await buyer.answer("RESOLUTION_PROPOSED", gro=True,
-                       resolution=complaints.resolution("R2", now=stamp(clock), by="BUYER-NP-1-GRO"))
+    await buyer.answer(
+        "RESOLUTION_PROPOSED",
+        gro=True,
+        resolution=complaints.resolution("R2", now=stamp(clock), by="BUYER-NP-1-GRO"),
+    )
     check_issue(await seller("accept", issue_id=issue_id))
     await buyer.answer("RESOLVED", gro=True)
     closed = await seller("close", issue_id=issue_id)
@@ -109,9 +130,19 @@ async def test_seller_raises_escalates_and_closes(pg_db: Database) -> None:
         await seller("escalate", issue_id=issue_id)
     async with pg_db.session() as session:
         codes = [e.code for e in await session.scalars(select(IssueEvent).order_by(IssueEvent.id))]
-    assert codes == ["OPEN", "PROCESSING", "RESOLUTION_PROPOSED", "RESOLUTION_ACCEPTED",
-                     "RESOLVED", "ESCALATED", "PROCESSING", "RESOLUTION_PROPOSED",
-                     "RESOLUTION_ACCEPTED", "RESOLVED", "CLOSED"]
+    assert codes == [
+        "OPEN",
+        "PROCESSING",
+        "RESOLUTION_PROPOSED",
+        "RESOLUTION_ACCEPTED",
+        "RESOLVED",
+        "ESCALATED",
+        "PROCESSING",
+        "RESOLUTION_PROPOSED",
+        "RESOLUTION_ACCEPTED",
+        "RESOLVED",
+        "CLOSED",
+    ]
 
 
 def stamp(clock: Clock) -> str:
