@@ -40,14 +40,15 @@ def flows(
         console.print(f"[bold]{flow:>4}[/bold]  {sc.name}  [dim]{path.name}{needs}{only}[/dim]")
     missing = {flow: why for flow, why in NOT_SHIPPED.items() if flow not in files}
     if missing:
-        console.print("\n[bold]not supported[/bold] (no scenario file; `sandbox run` exits 2):")
+        console.print("\n[bold]not yet[/bold] (no scenario file; `sandbox run` exits 2):")
         for flow, why in missing.items():
             console.print(f"[bold]{flow:>4}[/bold]  [dim]{why}[/dim]")
 
 
 @sandbox_app.command("run")
 def run(
-    flow: Annotated[str, typer.Argument(help="flow id (1-6, see `sandbox flows`) or a file")],
+    flow: Annotated[str, typer.Argument(help="flow id (1-9, igm-1..., see `sandbox flows`) "
+                                             "or a file")],
     domain: Annotated[str, typer.Option(help="ONDC domain, e.g. ONDC:RET16")] = "ONDC:RET16",
     url: Annotated[
         str | None, typer.Option(help="registry URL of a running `sandbox up` (else in-process)")
@@ -103,19 +104,22 @@ def run(
     result = output.result
     print_result(console, result)
     if not result.unsupported and exportable(result.export):
-        from ondc_adapter.lvu import validate_bundle
+        from ondc_adapter.lvu import kind_of, validate_bundle
 
         findings = validate_bundle(result.export)
         colour = "yellow" if findings else "green"
-        console.print(f"[{colour}]ONDC log-validator rules (ported, retail "
-                      f"{result.export.get('version')}): {len(findings)} finding(s)[/{colour}]")
+        kind = kind_of(str(result.export.get("version")))
+        console.print(f"[{colour}]ONDC log-validator rules (ported, {kind} "
+                      f"{result.export.get('flow')}): {len(findings)} finding(s)[/{colour}]")
         for finding in findings:
             console.print(f"  {finding}", markup=False)
     if export and not exportable(result.export):
+        from ondc_adapter.lvu import kind_of
+
         console.print(
             f"[yellow]no bundle written: ONDC's validator defines no flow "
-            f"{result.export.get('flow')!r} for retail {result.export.get('version')} (a bundle "
-            f"naming it would pass unchecked)[/yellow]"
+            f"{result.export.get('flow')!r} for {kind_of(str(result.export.get('version')))} (a "
+            f"bundle naming it would pass unchecked)[/yellow]"
         )
     elif export:
         write_export(export, result.export, result.wire)

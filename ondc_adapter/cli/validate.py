@@ -1,6 +1,8 @@
-"""``ondc-adapter validate BUNDLE.json``: what ONDC's log validator (retail 1.2.0) will say of a
-bundle, from its rules ported to Python (``ondc_adapter.lvu``), offline. The bundle is the
-validator's request body (``sandbox run --export``, or one built from a real buyer app's logs).
+"""``ondc-adapter validate BUNDLE.json``: what ONDC's log validator (retail 1.2.0, IGM 2.0.0)
+will say of a bundle, from its rules ported to Python (``ondc_adapter.lvu``), offline. The
+bundle is the validator's request body (``sandbox run --export``, or one built from a real
+buyer app's logs); its ``version`` picks the rules: ``"2.0.0"`` is an IGM bundle (issues and
+grievances, the validator's ``/api/validate/igm``), anything else retail.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ def validate(
                                                 "bap_id, bpp_id, payload}")],
     as_json: Annotated[bool, typer.Option("--json", help="findings as JSON lines")] = False,
 ) -> None:
-    """Run ONDC's log-validator rules (ported, retail 1.2.0) on a bundle; exit 1 on findings."""
-    from ondc_adapter.lvu import validate_bundle
+    """Run ONDC's log-validator rules (ported: retail 1.2.0, IGM 2.0.0) on a bundle; exit 1 on
+    findings."""
+    from ondc_adapter.lvu import kind_of, validate_bundle
 
     try:
         data = json.loads(bundle.read_text(encoding="utf-8"))
@@ -33,7 +36,7 @@ def validate(
         typer.echo(json.dumps(finding.as_dict(), ensure_ascii=False) if as_json else str(finding))
     if not as_json:
         typer.echo(f"{len(findings)} finding(s) in flow {data.get('flow')} "
-                   f"({data.get('domain')}, retail {data.get('version')})")
+                   f"({data.get('domain')}, {kind_of(str(data.get('version')))})")
     if findings:
         raise typer.Exit(1)
 

@@ -1,11 +1,14 @@
-"""ONDC's log-validation utility, retail 1.2.0, ported to Python: what the validator will say of a
-bundle (``{domain, version, flow, bap_id, bpp_id, payload}``), on this machine, offline.
+"""ONDC's log-validation utility, retail 1.2.0 and IGM 2.0.0, ported to Python: what the validator
+will say of a bundle (``{domain, version, flow, bap_id, bpp_id, payload}``), on this machine,
+offline. The bundle's ``version`` picks the rules: ``1.2.0`` retail, ``2.0.0`` IGM (issues and
+grievances, ``igm_rules``; the validator's ``/api/validate/igm``).
 
 Each rule is a small function over the bundle's payloads that yields ``Finding``s; every finding
 names its rule and the file of ``ONDC-Official/log-validation-utility`` it comes from, so a
 tester can read the original. The rules are grouped by the messages they read:
 ``context_rules`` (every payload), ``catalogue_rules`` (on_search), ``order_rules`` (select to
-on_confirm), ``after_rules`` (on_status, cancel, on_cancel, catalog_rejection).
+on_confirm), ``after_rules`` (on_status, cancel, on_cancel, catalog_rejection); ``igm_rules``
+(with the IGM schemas in ``igm_schema``) for IGM bundles.
 
 The port covers the rules that apply to a seller node's callbacks and to the buyer requests
 the sandbox sends, as far as they are known (``../shared/reference/certification.md`` and the
@@ -22,18 +25,39 @@ from ondc_adapter.lvu.after_rules import AFTER_RULES
 from ondc_adapter.lvu.catalogue_rules import CATALOGUE_RULES
 from ondc_adapter.lvu.context_rules import CONTEXT_RULES
 from ondc_adapter.lvu.findings import FLOW_KEYS, Bundle, Finding, Rule
+from ondc_adapter.lvu.igm_rules import IGM_RULES
 from ondc_adapter.lvu.order_rules import ORDER_RULES
 
 RULES: tuple[Rule, ...] = (*CONTEXT_RULES, *CATALOGUE_RULES, *ORDER_RULES, *AFTER_RULES)
+IGM_VERSION = "2.0.0"
+
+
+def kind_of(version: str) -> str:
+    """What a bundle of ``version`` is, for reports: "retail 1.2.0", "IGM 2.0.0"."""
+    return f"IGM {version}" if version == IGM_VERSION else f"retail {version}"
+
+
+def _run(rules: tuple[Rule, ...], bundle: Bundle) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        try:
+            findings.extend(rule(bundle))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            findings.append(Finding(getattr(rule, "__name__", "rule"), "(port)", "", "",
+                                    f"payload too malformed for this rule: {exc!r}"[:300]))
+    return findings
 
 
 def validate_bundle(data: dict[str, Any]) -> list[Finding]:
     """Every finding the ported rules make of ``data`` (an empty list: nothing to say)."""
     bundle = Bundle.of(data)
     findings: list[Finding] = []
+    if bundle.version == IGM_VERSION:
+        return _run(IGM_RULES, bundle)
     if bundle.version != "1.2.0":
         return [Finding("bundle.version", "shared/validateLogs.ts", "", "version",
-                        f"only retail 1.2.0 is ported (bundle says {bundle.version!r})")]
+                        f"only retail 1.2.0 and IGM 2.0.0 are ported (bundle says "
+                        f"{bundle.version!r})")]
     keys = FLOW_KEYS.get(bundle.flow)
     if keys is None:
         return [Finding("bundle.flow", "shared/validateLogs.ts", "", "flow",
@@ -43,13 +67,7 @@ def validate_bundle(data: dict[str, Any]) -> list[Finding]:
         if key not in bundle.payload:
             findings.append(Finding("bundle.missing_key", "shared/validateLogs.ts", key, "",
                                     f"Missing required data of : {key}"))
-    for rule in RULES:
-        try:
-            findings.extend(rule(bundle))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            findings.append(Finding(getattr(rule, "__name__", "rule"), "(port)", "", "",
-                                    f"payload too malformed for this rule: {exc!r}"[:300]))
-    return findings
+    return findings + _run(RULES, bundle)
 
 
-__all__ = ["RULES", "Bundle", "Finding", "validate_bundle"]
+__all__ = ["IGM_RULES", "RULES", "Bundle", "Finding", "kind_of", "validate_bundle"]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
-from ondc_adapter.sandbox import paths
+from ondc_adapter.sandbox import complaints, paths
 
 # The buyer app's own GSTIN, sent in confirm's bap_terms (a well-formed GSTIN, not the
 # seller's: ONDC's validator checks both).
@@ -67,6 +67,13 @@ class FlowState:
         if action not in self.last:
             raise BuildError(f"this request needs an earlier {action} in the flow")
         return self.last[action]
+
+    def issue_id(self) -> str:
+        """The id of the flow's complaint: the one its latest ``issue`` request carries."""
+        issue = paths.get(self.latest("issue"), "message.issue", None)
+        if not isinstance(issue, dict) or not issue.get("id"):
+            raise BuildError("the latest issue request carries no message.issue.id")
+        return str(issue["id"])
 
     def context(self, action: str, *, transaction_id: str | None = None) -> dict[str, Any]:
         ctx: dict[str, Any] = {
@@ -415,7 +422,6 @@ def build_update_settlement(state: FlowState, *, after: str = "on_update") -> di
 
 
 
-
 def build_catalog_rejection(state: FlowState, *, code: str = "91003",
                             provider_code: str = "90019") -> dict[str, Any]:
     """The buyer app refuses part of the catalogue it was sent last (flows 7 and 9): the
@@ -445,6 +451,80 @@ def build_catalog_rejection(state: FlowState, *, code: str = "91003",
     }
 
 
+def _issue_context(state: FlowState) -> dict[str, Any]:
+    """An IGM context: the order's transaction (the specification: the same transaction_id as
+    the order), plus ``location``, which ONDC's older IGM schemas require (the node echoes the
+    request's context into its on_issue, so this also reaches the on_issue)."""
+    if not state.order_id or not state.bpp_id:
+        raise BuildError("an issue needs a confirmed order")
+    ctx = state.context("issue")
+    ctx["location"] = {"country": {"code": ctx["country"]}, "city": {"code": ctx["city"]}}
+    return ctx
+
+
+def _photo(state: FlowState, name: str) -> str:
+    # a URL of the buyer app's own (the sandbox serves no images; nobody fetches them)
+    return f"{state.bap_uri.rstrip('/')}/images/{name}.jpg"
+
+
+def build_issue_open(state: FlowState, *, category: str = "ITM004",
+                     legacy_names: bool = True) -> dict[str, Any]:
+    """The buyer's complaint about the first item of the confirmed order (IGM 2.0.0 flow 1,
+    ``issue_open``), built by ``complaints.opening_issue``; ``legacy_names`` adds the
+    pre-April-2025 ``description`` twins ONDC's validator schemas still require."""
+    ctx = _issue_context(state)
+    issue_id = "ISSUE-" + uuid.uuid4().hex[:12].upper()
+    try:
+        message = complaints.opening_issue(
+            issue_id=issue_id, bap_id=state.bap_id, domain=state.domain, now=ctx["timestamp"],
+            order=_order(state, "on_confirm"), category=category,
+            image_url=_photo(state, issue_id),
+        )
+    except KeyError as exc:
+        raise BuildError(f"issue_open: {exc}") from None
+    if legacy_names:
+        message = complaints.with_legacy_opening(message)
+    return {"context": ctx, "message": message}
+
+
+# what a later issue's action refers to: ``ref: info_request`` (INFO_PROVIDED answers the
+# seller's latest INFO_REQUESTED action) or ``ref: resolution`` (RESOLUTION_ACCEPTED names the
+# latest resolution the seller proposed)
+ISSUE_REFS = ("info_request", "resolution")
+
+
+def build_issue(state: FlowState, *, code: str, short_desc: str, ref: str | None = None,
+                photos: int = 0, legacy_names: bool = True) -> dict[str, Any]:
+    """A later ``issue``: the issue as the latest on_issue carried it, with the buyer's action
+    ``code`` appended (``complaints.next_issue``)."""
+    on_issue = state.latest("on_issue")
+    last = paths.get(on_issue, "message.issue", None)
+    if not isinstance(last, dict):
+        raise BuildError(f"the latest on_issue carries no issue (error {on_issue.get('error')})")
+    ref_id = ref_type = None
+    if ref == "info_request":
+        asked = [a for a in last.get("actions") or []
+                 if paths.get(a, "descriptor.code", None) == "INFO_REQUESTED"]
+        if not asked:
+            raise BuildError("ref info_request: the seller has not asked for information")
+        ref_id = str(asked[-1]["id"])
+    elif ref == "resolution":
+        resolutions = last.get("resolutions") or []
+        if not resolutions:
+            raise BuildError("ref resolution: the seller has proposed no resolution")
+        ref_id, ref_type = str(resolutions[-1]["id"]), "RESOLUTIONS"
+    elif ref is not None:
+        raise BuildError(f"ref must be one of {', '.join(ISSUE_REFS)}, not {ref!r}")
+    ctx = _issue_context(state)
+    issue_id = str(last.get("id"))
+    images = [_photo(state, f"{issue_id}-{n}") for n in range(1, photos + 1)]
+    message = complaints.next_issue(
+        last, code=code, now=ctx["timestamp"], short_desc=short_desc,
+        legacy_names=legacy_names, ref_id=ref_id, ref_type=ref_type, images=images or None,
+    )
+    return {"context": ctx, "message": message}
+
+
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "search": build_search,
     "search_full_catalog": build_search,
@@ -458,6 +538,8 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "update_return": build_update_return,
     "update_settlement": build_update_settlement,
     "catalog_rejection": build_catalog_rejection,
+    "issue_open": build_issue_open,
+    "issue": build_issue,
 }
 
 

@@ -27,6 +27,7 @@ from ondc_adapter.signing import SignatureError, sign_request
 CALLBACK_ACTIONS = (
     "on_search", "on_select", "on_init", "on_confirm", "on_status", "on_track", "on_cancel",
     "on_update", "on_rating", "on_support",
+    "on_issue",  # IGM 2.0.0: the seller's answers to complaints, and its later pushes
 )
 BNP_INVALID_SIGNATURE = "20001"
 

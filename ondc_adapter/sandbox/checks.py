@@ -95,6 +95,9 @@ def schema_candidates(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     payload (``order_<action>``, ``<action>``) or its message (``<action>_message``; the
     incremental on_search, city "*", has its own)."""
     action = str(paths.get(payload, "context.action", ""))
+    if action in ("issue", "on_issue"):
+        # IGM: both directions carry the whole issue; one schema describes that message
+        return [("igm_issue_message", "message")]
     out: list[tuple[str, str | None]] = [(f"order_{action}", None), (action, None)]
     if action == "on_search" and paths.get(payload, "context.city", None) == "*":
         out.append(("on_search_incremental_message", "message"))

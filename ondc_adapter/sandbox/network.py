@@ -202,6 +202,25 @@ async def subscribe(
 SANDBOX_TERMS = {"auto_accept": False}
 
 
+# The sandbox seller's support desk and grievance redressal officer (GRO): the IGM actors of its
+# on_issue (the node refuses to answer complaints without them). The user's own settings win.
+SANDBOX_OFFICERS = {
+    "igm_support_name": "Sandbox Seller Support",
+    "igm_support_email": "support@{seller}",
+    "igm_support_phone": "9876500001",
+    "gro_name": "Sandbox Grievance Officer",
+    "gro_email": "gro@{seller}",
+    "gro_phone": "9876500002",
+}
+
+
+def sandbox_officers(base: Settings, seller_id: str) -> dict[str, str]:
+    return {
+        name: getattr(base, name) or value.format(seller=seller_id)
+        for name, value in SANDBOX_OFFICERS.items()
+    }
+
+
 def sandbox_terms(work_dir: Path) -> Path:
     path = work_dir / "seller-terms.json"
     path.write_text(json.dumps(SANDBOX_TERMS))
@@ -222,9 +241,11 @@ def adapter_settings(
     domains: list[str],
 ) -> Settings:
     """The adapter's settings inside the sandbox: the user's, pointed at the local network."""
+    seller_id = sandbox_seller_id(base)
     return base.model_copy(
         update={
-            "subscriber_id": sandbox_seller_id(base),
+            **sandbox_officers(base, seller_id),
+            "subscriber_id": seller_id,
             "keys_dir": work_dir / "keys" / "adapter",
             "bpp_uri": adapter_url + base.path_prefix,
             "registry_env": "local",
@@ -534,10 +555,16 @@ async def perform_remote_seller_action(
 ) -> JSONResponse:
     """Order actions take ``{order_id, params}``; catalogue actions (set_price, set_stock,
     disable_item, enable_item) take ``{params: {item, ...}, after_message_id}`` with the item
-    already resolved to an id, and answer the completed params (the price set...)."""
+    already resolved to an id, and answer the completed params (the price set...); issue
+    actions (issue_ask_info, issue_propose...) take ``{issue_id, params, after_message_id}``."""
     from ondc_adapter.sandbox.builders import FlowState
     from ondc_adapter.sandbox.runner import SellerActionFailed
-    from ondc_adapter.sandbox.seller import CATALOGUE_ACTIONS, ServiceSeller
+    from ondc_adapter.sandbox.seller import (
+        CATALOGUE_ACTIONS,
+        ISSUE_ACTIONS,
+        ServiceSeller,
+        remote_issue_action,
+    )
 
     if network.adapter_app is None:
         return JSONResponse({"error": "this sandbox runs no adapter"}, status_code=409)
@@ -545,6 +572,8 @@ async def perform_remote_seller_action(
     if not seller.supports(f"seller.{action}"):
         return JSONResponse({"error": f"seller action {action!r} unsupported"}, status_code=404)
     catalogue = action in CATALOGUE_ACTIONS
+    if action in ISSUE_ACTIONS:
+        return await remote_issue_action(seller, action, raw)
     try:
         data = json.loads(raw)
         params = dict(data.get("params") or {})
@@ -567,3 +596,4 @@ async def perform_remote_seller_action(
     except SellerActionFailed as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
     return JSONResponse({"done": note})
+

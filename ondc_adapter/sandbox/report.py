@@ -67,9 +67,14 @@ def print_result(console: Console, result: FlowResult) -> None:
     console.print(f"{verdict} in {result.elapsed_s:.2f}s")
 
 
-# The flows ONDC's log validator defines, by retail version: a bundle naming any other flow id
-# would be "verified" without a single check (certification.md), so none is written.
-VALIDATOR_FLOWS = {"1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"})}
+# The flows ONDC's log validator defines, by version (retail 1.2.0; IGM 2.0.0, whose FLOW_2 and
+# FLOW_3 have no scenario yet): a bundle naming any other flow id would be "verified" without a
+# single check (certification.md), so none is written. An IGM bundle naming another flow would
+# even pass with its ref and actor checks off (lvu/igm_rules.py).
+VALIDATOR_FLOWS = {
+    "1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"}),
+    "2.0.0": frozenset({"FLOW_1", "FLOW_2", "FLOW_3"}),
+}
 
 
 def exportable(export: dict[str, Any]) -> bool:
@@ -77,8 +82,9 @@ def exportable(export: dict[str, Any]) -> bool:
 
 
 def write_export(path: Path, export: dict[str, Any], wire: dict[str, bytes] | None = None) -> None:
-    """The log-validation-utility request body (POST /api/validate). Each payload is the body
-    that went over the wire, spliced in byte for byte (never parsed and written again)."""
+    """The log-validation-utility request body (``POST /api/validate``; an IGM bundle, version
+    2.0.0, goes to ``/api/validate/igm``). Each payload is the body that went over the wire,
+    spliced in byte for byte (never parsed and written again)."""
     wire = wire or {}
     head = ", ".join(
         f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"

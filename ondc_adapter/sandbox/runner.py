@@ -123,6 +123,12 @@ def _key_fields(payload: dict[str, Any] | None) -> dict[str, str]:
     if isinstance(providers, list):
         out["providers"] = str(len(providers))
         out["items"] = str(sum(len(p.get("items") or []) for p in providers))
+    issue = paths.get(payload, "message.issue", None)
+    if isinstance(issue, dict):  # IGM: where the complaint stands, and the latest action
+        out["issue"] = str(issue.get("status"))
+        actions = issue.get("actions") or []
+        if actions and isinstance(actions[-1], dict):
+            out["action"] = str(paths.get(actions[-1], "descriptor.code", "?"))
     err = payload.get("error")
     if isinstance(err, dict) and err.get("code"):
         out["error"] = str(err["code"])
@@ -200,8 +206,8 @@ class ScenarioRunner:
             outcomes,
             {
                 "domain": self.domain,
-                "version": CORE_VERSION,
-                "flow": scenario.flow,
+                "version": scenario.validator.version if scenario.validator else CORE_VERSION,
+                "flow": scenario.validator.flow if scenario.validator else scenario.flow,
                 "bap_id": self.buyer.bap_id,
                 "bpp_id": state.bpp_id,
                 "payload": export,

@@ -89,6 +89,16 @@ class Step(BaseModel):
         return str(name), params
 
 
+class ValidatorFlow(BaseModel):
+    """What ONDC's log validator calls the flow, when that is not the retail 1.2.0 flow of the
+    same id: IGM 2.0.0 flows are ``FLOW_1``... under version ``2.0.0``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    flow: str
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -99,6 +109,8 @@ class Scenario(BaseModel):
     # seller-side capabilities the flow needs ("select", "cancel", "seller.advance"...); the
     # runner reports a flow as unsupported when the adapter lacks one.
     requires: list[str] = Field(default_factory=list)
+    # the bundle's version and flow (default: retail 1.2.0, the scenario's own flow id)
+    validator: ValidatorFlow | None = None
     steps: list[Step]
 
     @model_validator(mode="after")
@@ -130,8 +142,14 @@ def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
 
 
 # Certification flows of ONDC's log-validation utility that have no scenario file, and why.
-# ``sandbox flows`` lists them, ``sandbox run`` says why. Every retail 1.2.0 flow (1-9) ships.
-NOT_SHIPPED: dict[str, str] = {}
+# ``sandbox flows`` lists them, ``sandbox run`` says why. Every retail 1.2.0 flow (1-9) ships;
+# of IGM 2.0.0, flow 1 (igm-1, a buyer's complaint) does.
+NOT_SHIPPED: dict[str, str] = {
+    "igm-2": "IGM flow 2 (FLOW_2: the seller raises an issue with the buyer app and escalates it "
+             "to the buyer app's GRO) comes with the node's seller-raised issues",
+    "igm-3": "IGM flow 3 (FLOW_3: a complaint cascaded to the logistics provider) comes once the "
+             "node buys delivery from ONDC logistics; today the seller delivers itself",
+}
 
 
 def find_scenario(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:

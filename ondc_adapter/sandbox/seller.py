@@ -1,8 +1,10 @@
 """The adapter's seller side as the sandbox drives it: the sample catalogue it starts with and
 the seller actions scenario steps ask for, performed through the adapter's own seller-side
 functions (the ones its admin API and CLI call): order actions (advance a fulfillment, cancel,
-part-cancel, accept) and catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
-``enable_item``), which also push incremental ``on_search`` to subscribed buyer apps."""
+part-cancel, accept), catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
+``enable_item``), which also push incremental ``on_search`` to subscribed buyer apps, and
+actions on the flow's complaint (``issue_ask_info``, ``issue_propose``, ``issue_resolve``...,
+through ``igm.service``), each sending its ``on_issue``."""
 
 from __future__ import annotations
 
@@ -81,6 +83,33 @@ CATALOGUE_ACTIONS: dict[str, tuple[str, ...]] = {
     "enable_item": (),
 }
 ITEM_STRATEGIES = ("first_in_stock", "in_stock", "first")
+# Actions on the flow's complaint (IGM 2.0.0), on the issue the flow's latest ``issue`` names:
+# what each takes in ``params``. ``issue_handled`` changes nothing: it waits until the adapter
+# has handled that request and, given ``status``, checks the issue's status (after a buyer's
+# RESOLUTION_ACCEPTED or CLOSED the node sends nothing back, so there is no callback to check).
+ISSUE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "issue_process": ("text",),
+    "issue_ask_info": ("question",),
+    "issue_propose": ("kind", "amount", "item_id", "text"),
+    "issue_resolve": ("text",),
+    "issue_handled": ("status",),
+}
+
+
+def prepare_issue_action(action: str, params: dict[str, Any], state: FlowState
+                         ) -> tuple[str, str]:
+    """Buyer-side part of an issue action, the same for in-process and ``--url`` runs: the
+    issue id and the message_id of the flow's latest ``issue`` (the seller acts once the
+    adapter has handled it: a request it has not yet taken in would be overtaken)."""
+    unknown = sorted(set(params) - set(ISSUE_ACTIONS[action]))
+    if unknown:
+        raise BuildError(f"{action} takes {', '.join(ISSUE_ACTIONS[action])}, not {unknown}")
+    if action == "issue_ask_info" and not params.get("question"):
+        raise BuildError("issue_ask_info needs a question")
+    if action == "issue_propose" and not params.get("kind"):
+        raise BuildError("issue_propose needs a kind (REFUND, REPLACEMENT...)")
+    latest = state.latest("issue")
+    return state.issue_id(), str(latest["context"]["message_id"])
 # How long a catalogue action waits for the adapter to have handled the flow's latest search
 # (a catalog_inc start/stop reaches it through the gateway after the buyer app's ACK).
 SETTLE_SECONDS = 5.0
@@ -149,6 +178,9 @@ class RemoteSeller:
         if action in CATALOGUE_ACTIONS:
             after = prepare_catalogue_action(action, params, state)
             body: dict[str, Any] = {"params": params, "after_message_id": after}
+        elif action in ISSUE_ACTIONS:
+            issue_id, after = prepare_issue_action(action, params, state)
+            body = {"issue_id": issue_id, "params": params, "after_message_id": after}
         else:
             if not state.order_id:
                 raise SellerActionFailed(f"{action} needs a confirmed order")
@@ -211,7 +243,7 @@ class ServiceSeller:
         if not capability.startswith("seller."):
             return True
         action = capability.removeprefix("seller.")
-        if action in CATALOGUE_ACTIONS:
+        if action in CATALOGUE_ACTIONS or action in ISSUE_ACTIONS:
             return True
         service = self._service()
         name = self.FUNCTIONS.get(action)
@@ -219,12 +251,17 @@ class ServiceSeller:
 
     def actions(self) -> list[str]:
         """Every seller action this adapter offers (``sandbox up`` publishes the list)."""
-        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS] if self.supports(f"seller.{a}")]
+        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *ISSUE_ACTIONS]
+                if self.supports(f"seller.{a}")]
 
     async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:
         if action in CATALOGUE_ACTIONS:
             after = prepare_catalogue_action(action, params, state)
             return await self.catalogue_action(action, params, after_message_id=after)
+        if action in ISSUE_ACTIONS:
+            issue_id, after = prepare_issue_action(action, params, state)
+            return await self.issue_action(action, params, issue_id=issue_id,
+                                           after_message_id=after)
         service = self._service()
         name = self.FUNCTIONS.get(action)
         if service is None or name is None or not hasattr(service, name):
@@ -258,9 +295,10 @@ class ServiceSeller:
         detail = params.get("state") or params.get("reason") or ""
         return f"{action} {detail}".strip()
 
-    async def _settled(self, message_id: str) -> None:
-        """Wait until the adapter has handled the search ``message_id`` (its inbox row is
-        processed): a subscription it starts or stops must be in place before the change."""
+    async def _settled(self, message_id: str, action: str = "search") -> None:
+        """Wait until the adapter has handled the request ``message_id`` (its inbox row is
+        processed): a subscription a search starts or stops must be in place before the
+        change, an issue's new action recorded before the seller answers it."""
         from sqlalchemy import select
 
         from ondc_adapter.inbox import RECEIVED, InboxEntry
@@ -271,7 +309,7 @@ class ServiceSeller:
             async with db.session() as session:
                 status = await session.scalar(
                     select(InboxEntry.status).where(
-                        InboxEntry.message_id == message_id, InboxEntry.action == "search"
+                        InboxEntry.message_id == message_id, InboxEntry.action == action
                     )
                 )
             if status is not None and status != RECEIVED:
@@ -279,7 +317,7 @@ class ServiceSeller:
             if time.monotonic() > deadline:
                 what = "received" if status is None else "processed"
                 raise SellerActionFailed(
-                    f"the adapter has not {what} search {message_id} within "
+                    f"the adapter has not {what} {action} {message_id} within "
                     f"{self.settle_seconds:g}s"
                 )
             await asyncio.sleep(0.02)
@@ -336,3 +374,71 @@ class ServiceSeller:
         params["pushed"] = len(pushed)
         shown = f" {params['value']}" if "value" in params else ""
         return f"{action} {item_id}{shown} pushed={len(pushed)}"
+
+    async def issue_action(
+        self, action: str, params: dict[str, Any], *, issue_id: str, after_message_id: str
+    ) -> str:
+        """Act on the issue through ``igm.service`` (what the admin API and the CLI call) in one
+        transaction, its ``on_issue`` written to the outbox in that same transaction, then a
+        wake-up of the dispatcher. A refusal (``IssueRefusal``: e.g. resolving before the
+        buyer accepted) fails the step with the node's own reason."""
+        from ondc_adapter import outbox
+        from ondc_adapter.igm import service as igm
+        from ondc_adapter.igm.rules import IssueRefusal
+
+        if action not in ISSUE_ACTIONS:
+            raise SellerActionFailed(f"no issue action {action!r}")
+        await self._settled(after_message_id, "issue")
+        st = self.app.state
+        now = utcnow()
+        try:
+            async with st.db.session() as session:
+                if action == "issue_handled":
+                    record = await igm.find(session, issue_id)
+                    if record is None:
+                        raise SellerActionFailed(f"the adapter holds no issue {issue_id}")
+                    want = params.get("status")
+                    if want and record.status != want:
+                        raise SellerActionFailed(
+                            f"issue {issue_id} is {record.status}, expected {want}")
+                    return f"status {record.status}"
+                if action == "issue_ask_info":
+                    outcome = await igm.ask_info(session, st.settings, issue_id,
+                                                 question=str(params["question"]), now=now)
+                elif action == "issue_propose":
+                    amount = params.get("amount")
+                    outcome = await igm.propose(
+                        session, st.settings, issue_id, kind=str(params["kind"]), now=now,
+                        amount=None if amount is None else str(amount),
+                        item_id=params.get("item_id"), text=params.get("text"))
+                else:  # issue_process, issue_resolve
+                    fn = igm.process if action == "issue_process" else igm.resolve
+                    outcome = await fn(session, st.settings, issue_id, now=now,
+                                       text=params.get("text"))
+                for message in outcome.messages:
+                    await outbox.enqueue(session, message, now=now)
+        except (IssueRefusal, igm.IssueNotFound) as exc:
+            raise SellerActionFailed(f"{action}: {exc}") from exc
+        st.dispatcher.wake()
+        # the step's key fields: what was done ("propose REFUND"); the issue id is the flow's
+        return f"{action.removeprefix('issue_')} {params.get('kind') or ''}".strip()
+
+
+async def remote_issue_action(seller: ServiceSeller, action: str, raw: bytes) -> Any:
+    """``POST <registry>/sandbox/seller/issue_*`` of a running ``sandbox up``: ``{issue_id,
+    params, after_message_id}`` from a ``RemoteSeller``, performed as in-process runs do."""
+    from fastapi.responses import JSONResponse
+
+    try:
+        data = json.loads(raw)
+        params = dict(data.get("params") or {})
+        issue_id, after = str(data["issue_id"]), str(data["after_message_id"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JSONResponse({"error": "body must be {issue_id, params, after_message_id}"},
+                            status_code=400)
+    try:
+        note = await seller.issue_action(action, params, issue_id=issue_id,
+                                         after_message_id=after)
+    except SellerActionFailed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    return JSONResponse({"done": note})
