@@ -35,7 +35,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "console": ("console", "Seller console: accounts of sellers and operators."),
     "validate": (
         "validate",
-        "Run ONDC's log-validator rules (ported, retail 1.2.0) on a bundle; exit 1 on findings.",
+        "Run ONDC's log-validator rules (ported: retail 1.2.0, IGM 2.0.0) on a bundle; exit 1 on "
+        "findings.",
     ),
 }
 
