@@ -54,6 +54,21 @@ def _legacy_description(descriptor: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in descriptor.items() if k in ("code", "short_desc", "long_desc")}
 
 
+def with_location(context: dict[str, Any]) -> dict[str, Any]:
+    """``context`` with ``location`` (country and city codes) when it lacks one: ONDC's log
+    validator's ``on_issue`` schema requires it, and a buyer app may have sent only ``city``
+    and ``country`` in its ``issue``."""
+    if isinstance(context.get("location"), dict):
+        return context
+    return {
+        **context,
+        "location": {
+            "country": {"code": context.get("country", "IND")},
+            "city": {"code": context.get("city", "*")},
+        },
+    }
+
+
 def with_legacy_names(issue: dict[str, Any]) -> dict[str, Any]:
     """Add ``description`` beside every ``descriptor`` of the issue and its actions."""
     out = dict(issue)
@@ -96,12 +111,19 @@ def appended(
     domain: str,
     level: str | None = None,
     resolution: dict[str, Any] | None = None,
+    also: Officer | None = None,
 ) -> dict[str, Any]:
-    """``issue`` with our ``action`` (taken by ``officer``) appended."""
+    """``issue`` with our ``action`` (taken by ``officer``) appended; ``also`` joins the
+    actors too (the GRO, named once a resolution is proposed, as the specification's flow 1
+    shows, so the buyer knows whom to escalate to)."""
     out = copy.deepcopy(issue)
     me = actor(officer, subscriber_id=subscriber_id, domain=domain)
-    actors = [a for a in out.get("actors", []) if a.get("id") != me["id"]]
-    out["actors"] = [*actors, me]
+    joining = [me]
+    if also is not None and also.role != officer.role:
+        joining.append(actor(also, subscriber_id=subscriber_id, domain=domain))
+    ids = {a["id"] for a in joining}
+    actors = [a for a in out.get("actors", []) if a.get("id") not in ids]
+    out["actors"] = [*actors, *joining]
     respondent = actor_id(subscriber_id, SUPPORT)
     if respondent not in out.get("respondent_ids", []):
         out["respondent_ids"] = [*out.get("respondent_ids", []), respondent]
