@@ -195,7 +195,12 @@ def build_requests(count: int, identities: dict[str, Any], bap_uri: str) -> list
 
 
 async def drive(
-    port: int, requests: list[bytes], concurrency: int, warmup: float, duration: float, cycle: bool,
+    port: int,
+    requests: list[bytes],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    cycle: bool,
     rate: float | None = None,
 ) -> dict[str, Any]:
     """Minimal HTTP/1.1 keep-alive client: cheap enough that the server, not the client, is
@@ -316,7 +321,12 @@ def wait_port(port: int, proc: mp.Process, timeout: float = 30.0) -> None:
 
 
 def measure(
-    target: mp.Process, port: int, requests: list[bytes], args: argparse.Namespace, *, cycle: bool,
+    target: mp.Process,
+    port: int,
+    requests: list[bytes],
+    args: argparse.Namespace,
+    *,
+    cycle: bool,
     rate: float | None = None,
 ) -> dict[str, Any]:
     """``cycle``: reuse requests when the pool runs out (only for the bare endpoint, which
@@ -407,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternating bare/full pairs")
     parser.add_argument(
-        "--paced-fraction", type=float, default=0.6,
+        "--paced-fraction",
+        type=float,
+        default=0.6,
         help="then one open-loop bare/full pair at this fraction of the full pipeline's "
         "measured maximum (0: skip)",
     )
@@ -430,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     bap_uri = f"http://127.0.0.1:{sink_port}/sink/"
     records = [
         SubscriberRecord(
-            "buyer.bench", "bap-1", "BAP", bap_key.public_key_b64, valid_until=valid_until,
+            "buyer.bench",
+            "bap-1",
+            "BAP",
+            bap_key.public_key_b64,
+            valid_until=valid_until,
             subscriber_url=bap_uri,  # callbacks go only to the registered URL
         ),
         SubscriberRecord(
@@ -509,14 +525,28 @@ def main(argv: list[str] | None = None) -> int:
                 rounds.append((bare, full))
             if paced_runs:
                 rate = args.paced_fraction * statistics.median(f["rps"] for _, f in rounds)
-                print(f"paced: bare and full at {rate:.0f} req/s (open loop), "
-                      f"{args.concurrency} connections, {args.duration}s", file=sys.stderr)
-                paced_bare = measure(mp.Process(target=serve_bare, args=(bare_port,)),
-                                     bare_port, requests, args, cycle=True, rate=rate)
+                print(
+                    f"paced: bare and full at {rate:.0f} req/s (open loop), "
+                    f"{args.concurrency} connections, {args.duration}s",
+                    file=sys.stderr,
+                )
+                paced_bare = measure(
+                    mp.Process(target=serve_bare, args=(bare_port,)),
+                    bare_port,
+                    requests,
+                    args,
+                    cycle=True,
+                    rate=rate,
+                )
                 share = len(requests) // (args.rounds + paced_runs)
-                paced_full = measure(mp.Process(target=serve_full, args=(full_port, config)),
-                                     full_port, requests[args.rounds * share:], args,
-                                     cycle=False, rate=rate)
+                paced_full = measure(
+                    mp.Process(target=serve_full, args=(full_port, config)),
+                    full_port,
+                    requests[args.rounds * share :],
+                    args,
+                    cycle=False,
+                    rate=rate,
+                )
                 paced = (rate, paced_bare, paced_full)
         finally:
             sink.terminate()

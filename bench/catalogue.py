@@ -33,9 +33,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAME_QUERIES = ("Varanasi", "banarasi silk", "blue pottery", "Channapatna toys", "pashmina",
-                "Odisha", "terracotta", "madhubani painting", "kanjivaram saree", "tea",
-                "basmati rice", "bamboo", "brass", "chanapatna", "phulkari")
+NAME_QUERIES = (
+    "Varanasi",
+    "banarasi silk",
+    "blue pottery",
+    "Channapatna toys",
+    "pashmina",
+    "Odisha",
+    "terracotta",
+    "madhubani painting",
+    "kanjivaram saree",
+    "tea",
+    "basmati rice",
+    "bamboo",
+    "brass",
+    "chanapatna",
+    "phulkari",
+)
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -51,8 +65,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-FULL_CATALOGUE_INTENT = {"payment": {"@ondc/org/buyer_app_finder_fee_type": "percent",
-                                      "@ondc/org/buyer_app_finder_fee_amount": "3"}}
+FULL_CATALOGUE_INTENT = {
+    "payment": {
+        "@ondc/org/buyer_app_finder_fee_type": "percent",
+        "@ondc/org/buyer_app_finder_fee_amount": "3",
+    }
+}
 
 
 def build_child(url: str, runs: int) -> None:
@@ -79,8 +97,14 @@ def build_child(url: str, runs: int) -> None:
             context = json.dumps({"domain": domain, "city": "*", "action": "on_search"})
             async with db.session() as s:
                 async for page in await search_pages(
-                    s, intent=FULL_CATALOGUE_INTENT, domain=domain, city="*", index=index,
-                    profile=BppProfile(), max_bytes=2_000_000, now=datetime.now(UTC),
+                    s,
+                    intent=FULL_CATALOGUE_INTENT,
+                    domain=domain,
+                    city="*",
+                    index=index,
+                    profile=BppProfile(),
+                    max_bytes=2_000_000,
+                    now=datetime.now(UTC),
                     cache=cache,
                 ):
                     body = ('{"context":' + context + ',"message":' + page.text + "}").encode()
@@ -88,8 +112,13 @@ def build_child(url: str, runs: int) -> None:
                     largest = max(largest, len(body))
                     items += page.items
                     pages += 1
-        return {"seconds": time.perf_counter() - started, "pages": pages, "bytes": total,
-                "largest_page": largest, "items": items}
+        return {
+            "seconds": time.perf_counter() - started,
+            "pages": pages,
+            "bytes": total,
+            "largest_page": largest,
+            "items": items,
+        }
 
     async def run() -> dict[str, Any]:
         db = Database(url)
@@ -104,23 +133,34 @@ def build_child(url: str, runs: int) -> None:
             async with db.session() as s:
                 started = time.perf_counter()
                 rows = 0
-                async for _row in stream_items(s, select(*ITEM_COLUMNS).order_by(
-                        Item.provider_id, Item.domain, Item.id)):
+                async for _row in stream_items(
+                    s, select(*ITEM_COLUMNS).order_by(Item.provider_id, Item.domain, Item.id)
+                ):
                     rows += 1
                 read.append(time.perf_counter() - started)
         await db.dispose()
         assert all(r["bytes"] == cold["bytes"] for r in results)  # same answer, warm or cold
-        return {**results[0], "runs": [r["seconds"] for r in results],
-                "seconds_cold": cold["seconds"], "cache_mib": cache.chars / 2**20,
-                "seconds": statistics.median(r["seconds"] for r in results),
-                "seconds_db_read": statistics.median(read), "rows": rows,
-                "domains": len(domains), "peak_rss_mib": peak_rss_mib()}
+        return {
+            **results[0],
+            "runs": [r["seconds"] for r in results],
+            "seconds_cold": cold["seconds"],
+            "cache_mib": cache.chars / 2**20,
+            "seconds": statistics.median(r["seconds"] for r in results),
+            "seconds_db_read": statistics.median(read),
+            "rows": rows,
+            "domains": len(domains),
+            "peak_rss_mib": peak_rss_mib(),
+        }
 
     print(json.dumps(asyncio.run(run())))
 
 
 async def served_search_ms(
-    db: Any, index: Any, lgds: list[str], rng: random.Random, rounds: int = 100,
+    db: Any,
+    index: Any,
+    lgds: list[str],
+    rng: random.Random,
+    rounds: int = 100,
     cache: Any = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
     """``handle_search`` as the processor calls it (warm index and ``cache``, the node's
@@ -134,23 +174,40 @@ async def served_search_ms(
     from ondc_adapter.protocol.durations import format_timestamp
     from ondc_adapter.settings import Settings
 
-    settings = Settings(subscriber_id="seller.example.in", bpp_uri="https://seller.example.in",
-                        database_url="sqlite+aiosqlite://")
-    deps = SellerDeps(settings=settings, now=lambda: datetime.now(UTC),
-                      extras={INDEX_KEY: index,
-                              CACHE_KEY: cache if cache is not None else OnSearchCache()})
+    settings = Settings(
+        subscriber_id="seller.example.in",
+        bpp_uri="https://seller.example.in",
+        database_url="sqlite+aiosqlite://",
+    )
+    deps = SellerDeps(
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+        extras={INDEX_KEY: index, CACHE_KEY: cache if cache is not None else OnSearchCache()},
+    )
     domains = ("ONDC:RET10", "ONDC:RET12", "ONDC:RET16")
 
     def request(intent: dict[str, Any], n: int, domain: str) -> InboundRequest:
         now = datetime.now(UTC)
         ctx = Context(
-            domain=domain, country="IND", city="std:080", action="search",
-            core_version="1.2.0", bap_id="buyer.example.com",
-            bap_uri="https://buyer.example.com/ondc", transaction_id=f"t-{n}",
-            message_id=f"m-{n}", timestamp=format_timestamp(now), ttl="PT30S",
+            domain=domain,
+            country="IND",
+            city="std:080",
+            action="search",
+            core_version="1.2.0",
+            bap_id="buyer.example.com",
+            bap_uri="https://buyer.example.com/ondc",
+            transaction_id=f"t-{n}",
+            message_id=f"m-{n}",
+            timestamp=format_timestamp(now),
+            ttl="PT30S",
         )
-        return InboundRequest(action="search", context=ctx, message={"intent": intent},
-                              received_at=now, signer="buyer.example.com")
+        return InboundRequest(
+            action="search",
+            context=ctx,
+            message={"intent": intent},
+            received_at=now,
+            signer="buyer.example.com",
+        )
 
     out: dict[str, list[float]] = {"name": [], "district": []}
     found: dict[str, list[int]] = {"name": [], "district": []}
@@ -167,9 +224,11 @@ async def served_search_ms(
         code = rng.choice(lgds)
         for label, intent, domain in (
             ("name", {"item": {"descriptor": {"name": q}}}, domain_of_a_hit(Query(text=q), n)),
-            ("district", {"tags": [{"code": "odop", "list": [
-                {"code": "lgd_code", "value": code}]}]},
-             domain_of_a_hit(Query(lgd_codes=frozenset({code})), n)),
+            (
+                "district",
+                {"tags": [{"code": "odop", "list": [{"code": "lgd_code", "value": code}]}]},
+                domain_of_a_hit(Query(lgd_codes=frozenset({code})), n),
+            ),
         ):
             t0 = time.perf_counter()
             async with db.session() as s:  # the replies come back serialised, as stored
@@ -193,8 +252,9 @@ def baseline_child(n: int) -> None:
 
 def _child(*args: str) -> str:
     """Run this script in a fresh interpreter (clean peak-memory figure)."""
-    done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    )
     return done.stdout
 
 
@@ -210,8 +270,10 @@ async def main(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     stats = generate(sample, items=args.items, seed=11)
     t_generate = time.perf_counter() - t0
-    print(f"sample: {stats.items} items, {stats.providers} providers -> {sample} "
-          f"({sample.stat().st_size / 2**20:.0f} MiB) in {t_generate:.1f}s")
+    print(
+        f"sample: {stats.items} items, {stats.providers} providers -> {sample} "
+        f"({sample.stat().st_size / 2**20:.0f} MiB) in {t_generate:.1f}s"
+    )
 
     db = Database(url)
     await db.migrate()
@@ -219,22 +281,28 @@ async def main(args: argparse.Namespace) -> None:
     report = await import_file(db, sample, now=datetime.now(UTC))
     t_import = time.perf_counter() - t0
     assert report.ok, report.problems[:3]
-    print(f"import ({db.engine.dialect.name}): {report.items} items in {t_import:.1f}s "
-          f"({report.items / t_import:.0f} items/s)")
+    print(
+        f"import ({db.engine.dialect.name}): {report.items} items in {t_import:.1f}s "
+        f"({report.items / t_import:.0f} items/s)"
+    )
 
     index = SearchIndex()
     t0 = time.perf_counter()
     async with db.session() as s:
         await index.refresh(s)
-    print(f"search index build: {len(index)} items, {len(index.postings)} tokens in "
-          f"{time.perf_counter() - t0:.2f}s")
+    print(
+        f"search index build: {len(index)} items, {len(index.postings)} tokens in "
+        f"{time.perf_counter() - t0:.2f}s"
+    )
     from ondc_adapter.catalogue.on_search_cache import OnSearchCache
     from ondc_adapter.catalogue.warmup import warm_up
 
     warm_cache = OnSearchCache()
     done = await warm_up(db, SearchIndex(), warm_cache)
-    print(f"start-up warm-up (a background task of the node): index + {done.cached} item "
-          f"texts in {done.seconds:.2f}s")
+    print(
+        f"start-up warm-up (a background task of the node): index + {done.cached} item "
+        f"texts in {done.seconds:.2f}s"
+    )
 
     rng = random.Random(3)
     lgds = sorted(index.by_lgd)
@@ -262,38 +330,55 @@ async def main(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         set(index.postings.get("varanasi", posting))
         base_ms.append((time.perf_counter() - t0) * 1000)
-    print(f"search name     p50 {statistics.median(name_ms):.2f} ms  p99 "
-          f"{_pct(name_ms, 0.99):.2f} ms   [issue 4 target: p50 < 20 ms]")
-    print(f"search district p50 {statistics.median(district_ms):.2f} ms  p99 "
-          f"{_pct(district_ms, 0.99):.2f} ms")
+    print(
+        f"search name     p50 {statistics.median(name_ms):.2f} ms  p99 "
+        f"{_pct(name_ms, 0.99):.2f} ms   [issue 4 target: p50 < 20 ms]"
+    )
+    print(
+        f"search district p50 {statistics.median(district_ms):.2f} ms  p99 "
+        f"{_pct(district_ms, 0.99):.2f} ms"
+    )
     print(f"index catch-up query (per search) p50 {statistics.median(refresh_ms):.2f} ms")
-    print(f"baseline posting copy p50 {statistics.median(base_ms):.3f} ms; name/baseline "
-          f"{statistics.median(name_ms) / max(statistics.median(base_ms), 1e-6):.0f}x")
+    print(
+        f"baseline posting copy p50 {statistics.median(base_ms):.3f} ms; name/baseline "
+        f"{statistics.median(name_ms) / max(statistics.median(base_ms), 1e-6):.0f}x"
+    )
     served, found = await served_search_ms(db, index, lgds, rng, cache=warm_cache)
     for label, values in served.items():
         hits = found[label]
-        print(f"served search {label:<9} p50 {statistics.median(values):.2f} ms  p99 "
-              f"{_pct(values, 0.99):.2f} ms  (items per reply: median "
-              f"{statistics.median(hits):.0f}, max {max(hits)}; reply built and serialised)")
+        print(
+            f"served search {label:<9} p50 {statistics.median(values):.2f} ms  p99 "
+            f"{_pct(values, 0.99):.2f} ms  (items per reply: median "
+            f"{statistics.median(hits):.0f}, max {max(hits)}; reply built and serialised)"
+        )
     await db.dispose()
 
     build = json.loads(await asyncio.to_thread(_child, "--child-build", url, str(args.runs)))
     base = json.loads(await asyncio.to_thread(_child, "--child-baseline", str(build["items"])))
-    print(f"full-catalogue on_search, {build['items']} items in {build['domains']} domain "
-          f"searches, {build['pages']} pages (largest {build['largest_page'] / 1e6:.2f} MB, "
-          f"total {build['bytes'] / 1e6:.0f} MB):")
-    print(f"  as the node answers it (items' live columns read, texts of unchanged items from "
-          f"its in-memory cache, pages built and serialised): median {build['seconds']:.2f}s "
-          f"of {len(build['runs'])} runs ({', '.join(f'{r:.2f}' for r in build['runs'])}); "
-          f"peak RSS {build['peak_rss_mib']:.0f} MiB (cache {build['cache_mib']:.0f} MiB)   "
-          f"[issue 4 target: < 2 s, < 1024 MiB]")
-    print(f"  with the cache empty (ONDC_CATALOGUE_WARM_UP=false, first search after start: "
-          f"every item read from the database and built): {build['seconds_cold']:.2f}s; the "
-          f"database read alone of those rows: median {build['seconds_db_read']:.2f}s")
-    print(f"  baseline json.dumps of {build['items']} minimal dicts {base['seconds']:.2f}s "
-          f"(peak RSS {base['peak_rss_mib']:.0f} MiB); ratio "
-          f"{build['seconds'] / base['seconds']:.1f}x time, "
-          f"{build['peak_rss_mib'] / base['peak_rss_mib']:.1f}x memory")
+    print(
+        f"full-catalogue on_search, {build['items']} items in {build['domains']} domain "
+        f"searches, {build['pages']} pages (largest {build['largest_page'] / 1e6:.2f} MB, "
+        f"total {build['bytes'] / 1e6:.0f} MB):"
+    )
+    print(
+        f"  as the node answers it (items' live columns read, texts of unchanged items from "
+        f"its in-memory cache, pages built and serialised): median {build['seconds']:.2f}s "
+        f"of {len(build['runs'])} runs ({', '.join(f'{r:.2f}' for r in build['runs'])}); "
+        f"peak RSS {build['peak_rss_mib']:.0f} MiB (cache {build['cache_mib']:.0f} MiB)   "
+        f"[issue 4 target: < 2 s, < 1024 MiB]"
+    )
+    print(
+        f"  with the cache empty (ONDC_CATALOGUE_WARM_UP=false, first search after start: "
+        f"every item read from the database and built): {build['seconds_cold']:.2f}s; the "
+        f"database read alone of those rows: median {build['seconds_db_read']:.2f}s"
+    )
+    print(
+        f"  baseline json.dumps of {build['items']} minimal dicts {base['seconds']:.2f}s "
+        f"(peak RSS {base['peak_rss_mib']:.0f} MiB); ratio "
+        f"{build['seconds'] / base['seconds']:.1f}x time, "
+        f"{build['peak_rss_mib'] / base['peak_rss_mib']:.1f}x memory"
+    )
+
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child-build":

@@ -61,27 +61,48 @@ async def main(args: argparse.Namespace) -> None:
     async with db.session() as session:
         store, count = (
             await session.execute(
-                select(Item.provider_id, func.count()).group_by(Item.provider_id)
-                .order_by(func.count().desc()).limit(1)
+                select(Item.provider_id, func.count())
+                .group_by(Item.provider_id)
+                .order_by(func.count().desc())
+                .limit(1)
             )
         ).one()
-        some_item = await session.scalar(select(Item.id).where(Item.provider_id == store)
-                                         .order_by(Item.id).limit(1))
-        word = (await session.scalar(select(Item.name).where(Item.provider_id == store)
-                                     .limit(1)) or "silk").split()[0]
+        some_item = await session.scalar(
+            select(Item.id).where(Item.provider_id == store).order_by(Item.id).limit(1)
+        )
+        word = (
+            await session.scalar(select(Item.name).where(Item.provider_id == store).limit(1))
+            or "silk"
+        ).split()[0]
         total = int(await session.scalar(select(func.count()).select_from(Item)) or 0)
         for name, provider in (("bench-seller", store), ("bench-ops", None)):
-            if await session.scalar(select(accounts.ConsoleUser.id)
-                                    .where(accounts.ConsoleUser.username == name)) is None:
-                await accounts.add_user(session, username=name, password="bench password 1",
-                                        provider_id=provider, operator=provider is None,
-                                        now=datetime.now(UTC))
+            if (
+                await session.scalar(
+                    select(accounts.ConsoleUser.id).where(accounts.ConsoleUser.username == name)
+                )
+                is None
+            ):
+                await accounts.add_user(
+                    session,
+                    username=name,
+                    password="bench password 1",
+                    provider_id=provider,
+                    operator=provider is None,
+                    now=datetime.now(UTC),
+                )
     keys.write_keys(keys.new_keys("seller.bench", "k1"), work / "keys")
-    settings = Settings(_env_file=None, subscriber_id="seller.bench",  # type: ignore[call-arg]
-                        unique_key_id="k1", keys_dir=work / "keys", database_url=url,
-                        catalogue_warm_up=False, log_level="WARNING")
-    app = create_app(settings, db=db, redis=None, key_resolver=StaticKeyResolver(),
-                     run_workers=False)
+    settings = Settings(
+        _env_file=None,
+        subscriber_id="seller.bench",  # type: ignore[call-arg]
+        unique_key_id="k1",
+        keys_dir=work / "keys",
+        database_url=url,
+        catalogue_warm_up=False,
+        log_level="WARNING",
+    )
+    app = create_app(
+        settings, db=db, redis=None, key_resolver=StaticKeyResolver(), run_workers=False
+    )
     last_page = max(0, (count - 1) // 50 * 50)
     seller_pages = {
         "items (seller, first page)": "/console/items",
@@ -97,37 +118,50 @@ async def main(args: argparse.Namespace) -> None:
     }
     async with app.router.lifespan_context(app):
         rows = []
-        baseline = await timed(app, None, {"sign-in page (baseline)": "/console/login"},
-                               args.requests)
+        baseline = await timed(
+            app, None, {"sign-in page (baseline)": "/console/login"}, args.requests
+        )
         base = baseline["sign-in page (baseline)"]
         for who, pages in (("bench-seller", seller_pages), ("bench-ops", operator_pages)):
             rows.append(await timed(app, who, pages, args.requests))
     await db.dispose()
-    print(f"\n{total} items in the catalogue; the seller's store {store} has {count}; "
-          f"{db.engine.dialect.name}; {args.requests} requests per page\n")
+    print(
+        f"\n{total} items in the catalogue; the seller's store {store} has {count}; "
+        f"{db.engine.dialect.name}; {args.requests} requests per page\n"
+    )
     print(f"{'page':<40} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
-    print(f"{'sign-in page (baseline)':<40} {pct(base, .5):8.1f} {pct(base, .95):8.1f} "
-          f"{1.0:15.1f}")
+    print(
+        f"{'sign-in page (baseline)':<40} {pct(base, 0.5):8.1f} {pct(base, 0.95):8.1f} {1.0:15.1f}"
+    )
     for result in rows:
         for name, times in result.items():
-            print(f"{name:<40} {pct(times, .5):8.1f} {pct(times, .95):8.1f} "
-                  f"{pct(times, .5) / statistics.median(base):15.1f}")
+            print(
+                f"{name:<40} {pct(times, 0.5):8.1f} {pct(times, 0.95):8.1f} "
+                f"{pct(times, 0.5) / statistics.median(base):15.1f}"
+            )
 
 
-async def timed(app: Any, username: str | None, pages: dict[str, str],
-                requests: int) -> dict[str, list[float]]:
+async def timed(
+    app: Any, username: str | None, pages: dict[str, str], requests: int
+) -> dict[str, list[float]]:
     import httpx
 
     out: dict[str, list[float]] = {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://bench.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench.test"
+    ) as client:
         if username:
             login = await client.get("/console/login")
             found = re.search(r'name="login_token" value="([^"]+)"', login.text)
             assert found is not None
-            signed = await client.post("/console/login", data={
-                "username": username, "password": "bench password 1",
-                "login_token": found.group(1)})
+            signed = await client.post(
+                "/console/login",
+                data={
+                    "username": username,
+                    "password": "bench password 1",
+                    "login_token": found.group(1),
+                },
+            )
             assert signed.status_code == 303, signed.text[:500]
         for name, path in pages.items():
             times = []

@@ -67,22 +67,53 @@ baseline_table = Table(
 async def seed(db: Database) -> None:
     now = datetime.now(UTC)
     async with db.session() as s:
-        s.add(Provider(id="P1", name="Bench Artisans", phone="9876543210",
-                       email="b@bench.example", pan="ABCDE1234F",
-                       fulfillments=[{"id": "F1", "type": "Delivery"}],
-                       created_at=now, updated_at=now))
+        s.add(
+            Provider(
+                id="P1",
+                name="Bench Artisans",
+                phone="9876543210",
+                email="b@bench.example",
+                pan="ABCDE1234F",
+                fulfillments=[{"id": "F1", "type": "Delivery"}],
+                created_at=now,
+                updated_at=now,
+            )
+        )
         await s.flush()
-        s.add(Location(provider_id="P1", id="L1", city="Varanasi", state="Uttar Pradesh",
-                       area_code="221001", lat=Decimal("25.317600"), lng=Decimal("82.973900"),
-                       updated_at=now))
+        s.add(
+            Location(
+                provider_id="P1",
+                id="L1",
+                city="Varanasi",
+                state="Uttar Pradesh",
+                area_code="221001",
+                lat=Decimal("25.317600"),
+                lng=Decimal("82.973900"),
+                updated_at=now,
+            )
+        )
         await s.flush()
         for i, item_id in enumerate(ITEMS):
-            s.add(Item(id=item_id, provider_id="P1", location_id="L1", domain="ONDC:RET12",
-                       category_id="Sarees", name=f"Banarasi silk saree {i}", code="4:50072090",
-                       short_desc="silk", long_desc="silk", price=Decimal("2499.00") + i,
-                       mrp=Decimal("2999.00"), stock=10_000_000, max_per_order=10,
-                       consumer_care="Care,c@bench.example,9876543210",
-                       created_at=now, updated_at=now))
+            s.add(
+                Item(
+                    id=item_id,
+                    provider_id="P1",
+                    location_id="L1",
+                    domain="ONDC:RET12",
+                    category_id="Sarees",
+                    name=f"Banarasi silk saree {i}",
+                    code="4:50072090",
+                    short_desc="silk",
+                    long_desc="silk",
+                    price=Decimal("2499.00") + i,
+                    mrp=Decimal("2999.00"),
+                    stock=10_000_000,
+                    max_per_order=10,
+                    consumer_care="Care,c@bench.example,9876543210",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
 
 
 ACK = b'{"message":{"ack":{"status":"ACK"}}}'
@@ -96,24 +127,41 @@ async def buyer_sink(scope: Any, receive: Any, send: Any) -> None:
     while more:
         message = await receive()
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": ACK})
 
 
 class Client:
-    def __init__(self, db: Database, settings: Settings, dispatcher: Dispatcher,
-                 bap_uri: str) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, dispatcher: Dispatcher, bap_uri: str
+    ) -> None:
         self.db, self.settings, self.dispatcher, self.bap_uri = db, settings, dispatcher, bap_uri
         self.deps = SellerDeps(settings=settings, now=lambda: datetime.now(UTC))
         self.signed_bytes = 0
 
     async def step(self, tid: str, action: str, message: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC) - timedelta(milliseconds=5)
-        ctx = Context(domain="ONDC:RET12", country="IND", city="std:0542", action=action,
-                      core_version="1.2.0", bap_id=BAP_ID, bap_uri=self.bap_uri, bpp_id=SELLER,
-                      bpp_uri=f"https://{SELLER}", transaction_id=tid,
-                      message_id=str(uuid.uuid4()), timestamp=format_timestamp(now), ttl="PT30S")
+        ctx = Context(
+            domain="ONDC:RET12",
+            country="IND",
+            city="std:0542",
+            action=action,
+            core_version="1.2.0",
+            bap_id=BAP_ID,
+            bap_uri=self.bap_uri,
+            bpp_id=SELLER,
+            bpp_uri=f"https://{SELLER}",
+            transaction_id=tid,
+            message_id=str(uuid.uuid4()),
+            timestamp=format_timestamp(now),
+            ttl="PT30S",
+        )
         request = InboundRequest(action, ctx, message, received_at=now, signer=BAP_ID)
         async with self.db.session() as session:
             out = await HANDLERS[action](request, session, self.deps)
@@ -130,31 +178,68 @@ class Client:
 
     async def order(self, n: int) -> None:
         tid = str(uuid.uuid4())
-        items = [{"id": ITEMS[n % 3], "location_id": "L1", "quantity": {"count": 1 + n % 2}},
-                 {"id": ITEMS[(n + 1) % 3], "location_id": "L1", "quantity": {"count": 1}}]
+        items = [
+            {"id": ITEMS[n % 3], "location_id": "L1", "quantity": {"count": 1 + n % 2}},
+            {"id": ITEMS[(n + 1) % 3], "location_id": "L1", "quantity": {"count": 1}},
+        ]
         provider = {"id": "P1", "locations": [{"id": "L1"}]}
-        address = {"name": "A", "building": "1", "locality": "Lanka", "city": "Varanasi",
-                   "state": "Uttar Pradesh", "country": "IND", "area_code": "221005"}
-        end = {"location": {"gps": "25.280000,82.990000", "address": address},
-               "contact": {"phone": "9000000000"}}
-        await self.step(tid, "select", {"order": {"provider": provider, "items": items,
-                                                  "fulfillments": [{"end": end}]}})
-        billing = {"name": "A", "address": address, "phone": "9000000000",
-                   "created_at": "2026-01-01T00:00:00.000Z",
-                   "updated_at": "2026-01-01T00:00:00.000Z"}
-        on_init = await self.step(tid, "init", {"order": {
-            "provider": provider, "items": [{**i, "fulfillment_id": "F1"} for i in items],
-            "billing": billing, "fulfillments": [{"id": "F1", "type": "Delivery", "end": end}],
-        }})
+        address = {
+            "name": "A",
+            "building": "1",
+            "locality": "Lanka",
+            "city": "Varanasi",
+            "state": "Uttar Pradesh",
+            "country": "IND",
+            "area_code": "221005",
+        }
+        end = {
+            "location": {"gps": "25.280000,82.990000", "address": address},
+            "contact": {"phone": "9000000000"},
+        }
+        await self.step(
+            tid,
+            "select",
+            {"order": {"provider": provider, "items": items, "fulfillments": [{"end": end}]}},
+        )
+        billing = {
+            "name": "A",
+            "address": address,
+            "phone": "9000000000",
+            "created_at": "2026-01-01T00:00:00.000Z",
+            "updated_at": "2026-01-01T00:00:00.000Z",
+        }
+        on_init = await self.step(
+            tid,
+            "init",
+            {
+                "order": {
+                    "provider": provider,
+                    "items": [{**i, "fulfillment_id": "F1"} for i in items],
+                    "billing": billing,
+                    "fulfillments": [{"id": "F1", "type": "Delivery", "end": end}],
+                }
+            },
+        )
         o = on_init["message"]["order"]
-        await self.step(tid, "confirm", {"order": {
-            "id": f"B{uuid.uuid4().hex[:16]}", "state": "Created", "provider": provider,
-            "items": o["items"], "billing": billing,
-            "fulfillments": [{"id": "F1", "type": "Delivery",
-                              "end": {**end, "person": {"name": "A"}}}],
-            "quote": o["quote"], "payment": {**o["payment"], "status": "PAID"},
-            "tags": o["tags"],
-        }})
+        await self.step(
+            tid,
+            "confirm",
+            {
+                "order": {
+                    "id": f"B{uuid.uuid4().hex[:16]}",
+                    "state": "Created",
+                    "provider": provider,
+                    "items": o["items"],
+                    "billing": billing,
+                    "fulfillments": [
+                        {"id": "F1", "type": "Delivery", "end": {**end, "person": {"name": "A"}}}
+                    ],
+                    "quote": o["quote"],
+                    "payment": {**o["payment"], "status": "PAID"},
+                    "tags": o["tags"],
+                }
+            },
+        )
 
 
 async def run_clients(concurrency: int, total: int, work: Any) -> float:
@@ -176,12 +261,17 @@ async def bench_store(name: str, url: str, orders: int, concurrency: int) -> dic
     async with db.engine.begin() as conn:
         await conn.run_sync(baseline_table.metadata.create_all)
     node = keys.new_keys(SELLER, "k1")
-    settings = Settings(_env_file=None, subscriber_id=SELLER,  # type: ignore[call-arg]
-                        bpp_uri=f"https://{SELLER}", domains=["ONDC:RET12"])
+    settings = Settings(
+        _env_file=None,
+        subscriber_id=SELLER,  # type: ignore[call-arg]
+        bpp_uri=f"https://{SELLER}",
+        domains=["ONDC:RET12"],
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(buyer_sink, log_level="warning", access_log=False,
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(buyer_sink, log_level="warning", access_log=False, lifespan="off")
+    )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
         await asyncio.sleep(0.01)
@@ -249,8 +339,10 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             results.append(await bench_store("sqlite", url, args.orders, args.concurrency))
-    print(f"select->init->confirm, {args.orders} orders, concurrency {args.concurrency}, "
-          "callbacks enqueued + serialised + signed + POSTed (ACK) + recorded")
+    print(
+        f"select->init->confirm, {args.orders} orders, concurrency {args.concurrency}, "
+        "callbacks enqueued + serialised + signed + POSTed (ACK) + recorded"
+    )
     for r in results:
         print(
             f"  {r['store']:<9} {r['orders_per_s']:8.1f} orders/s ({r['ms_per_order']:.2f} ms "
@@ -259,8 +351,10 @@ async def main() -> None:
             f"callback ~{r['callback_bytes']} B"
         )
     if len(results) == 2:
-        print(f"  postgres/sqlite orders/s: "
-              f"{results[0]['orders_per_s'] / results[1]['orders_per_s']:.2f}")
+        print(
+            f"  postgres/sqlite orders/s: "
+            f"{results[0]['orders_per_s'] / results[1]['orders_per_s']:.2f}"
+        )
 
 
 if __name__ == "__main__":

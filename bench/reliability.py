@@ -55,14 +55,26 @@ from reliability_scenarios import SCENARIOS, Env, Scale, ScenarioResult, run  # 
 
 from ondc_adapter.logging import configure_logging  # noqa: E402
 
-COLUMNS = ("sent", "acked", "delivered", "refused_by_buyer", "expired", "lost", "duplicates",
-           "resent", "retryable_nacks", "server_errors")
+COLUMNS = (
+    "sent",
+    "acked",
+    "delivered",
+    "refused_by_buyer",
+    "expired",
+    "lost",
+    "duplicates",
+    "resent",
+    "retryable_nacks",
+    "server_errors",
+)
 
 
 def table(results: list[ScenarioResult]) -> str:
     head = ["scenario", *COLUMNS, "ok"]
-    rows = [[r.name, *(str(getattr(r.tally, c)) for c in COLUMNS), "yes" if r.ok else "NO"]
-            for r in results]
+    rows = [
+        [r.name, *(str(getattr(r.tally, c)) for c in COLUMNS), "yes" if r.ok else "NO"]
+        for r in results
+    ]
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
@@ -78,28 +90,58 @@ def main() -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
-                        help="scenarios to run (default: all)")
-    parser.add_argument("--requests", type=int, default=20,
-                        help="requests per phase in the postgres/redis/buyer/registry scenarios")
-    parser.add_argument("--kill-requests", type=int, default=60,
-                        help="requests in flight per kill in the kill scenario")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="kills before the final restart in the kill scenario")
-    parser.add_argument("--buyers", type=int, default=8,
-                        help="concurrent buyers in the orders scenarios")
-    parser.add_argument("--orders", type=int, default=60,
-                        help="transactions started in the orders scenarios")
-    parser.add_argument("--order-kills", type=int, default=5,
-                        help="SIGKILLs of serve in orders-kill (aimed in turn at a confirm POST, "
-                             "an admin POST, a confirm, an init, a select in flight)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SCENARIOS),
+        default=list(SCENARIOS),
+        help="scenarios to run (default: all)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=20,
+        help="requests per phase in the postgres/redis/buyer/registry scenarios",
+    )
+    parser.add_argument(
+        "--kill-requests",
+        type=int,
+        default=60,
+        help="requests in flight per kill in the kill scenario",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="kills before the final restart in the kill scenario"
+    )
+    parser.add_argument(
+        "--buyers", type=int, default=8, help="concurrent buyers in the orders scenarios"
+    )
+    parser.add_argument(
+        "--orders", type=int, default=60, help="transactions started in the orders scenarios"
+    )
+    parser.add_argument(
+        "--order-kills",
+        type=int,
+        default=5,
+        help="SIGKILLs of serve in orders-kill (aimed in turn at a confirm POST, "
+        "an admin POST, a confirm, an init, a select in flight)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--pg-admin-dsn", default=os.environ.get(
-        "ONDC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-admin-dsn",
+        default=os.environ.get(
+            "ONDC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
     args = parser.parse_args()
     configure_logging("ERROR", json=False)
-    scale = Scale(requests=args.requests, kill_requests=args.kill_requests, rounds=args.rounds,
-                  buyers=args.buyers, orders=args.orders, order_kills=args.order_kills)
+    scale = Scale(
+        requests=args.requests,
+        kill_requests=args.kill_requests,
+        rounds=args.rounds,
+        buyers=args.buyers,
+        orders=args.orders,
+        order_kills=args.order_kills,
+    )
     with tempfile.TemporaryDirectory(prefix="ondc-reliability-") as tmp:
         results = asyncio.run(run(args.only, Env(args.pg_admin_dsn, Path(tmp)), scale))
     print(table(results))
@@ -110,9 +152,22 @@ def main() -> int:
         for problem in r.failures():
             print(f"  ! {problem}")
     if args.json:
-        args.json.write_text(json.dumps(
-            [{"name": r.name, **r.tally.row(), "ok": r.ok, "checks": r.checks,
-              "figures": r.figures} for r in results], indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        **r.tally.row(),
+                        "ok": r.ok,
+                        "checks": r.checks,
+                        "figures": r.figures,
+                    }
+                    for r in results
+                ],
+                indent=2,
+                default=str,
+            )
+        )
     return 0 if all(r.ok for r in results) else 1
 
 
