@@ -2,12 +2,17 @@
 
     python bench/throughput.py [--quick] [--only pg,1w] [--seconds 20] [--overload-seconds 30]
                                [--no-baseline] [--baseline-commit e35390b] [--json out.json]
-                               [--py-spy DIR]
+                               [--current-commit HEAD] [--rounds 1] [--logs DIR]
+                               [--py-spy DIR [--py-spy-native]]
 
 ``--quick`` is a ~2-minute smoke run (PostgreSQL, 1 worker, current and baseline, 5 s phases).
 The default run is the whole matrix: {current, baseline} x {PostgreSQL, SQLite} x {1, 2
 workers}, each node fresh (its own database, migrated, the default 2,000-item sample ODOP
-catalogue imported, stock set ample), about 3 minutes per node.
+catalogue imported, stock set ample), about 2.5 minutes per node (~20 minutes in all).
+``--current-commit HEAD`` runs the current node from a worktree of that commit instead of the
+working tree (uncommitted edits stay out of the figures). ``--py-spy DIR`` records the node
+with py-spy during the saturation and 60% search phases; ``bench/profile_stacks.py`` says where
+that time went. docs/throughput.md has the method and a run's figures.
 
 What runs (all on loopback, as bench/load.py does it and with its helpers):
 
@@ -100,13 +105,13 @@ sys.path.insert(0, str(BENCH))
 import orjson  # noqa: E402
 from load import (  # noqa: E402
     REDIS_URL,
+    UVICORN_ARGS,
     drop_database,
     free_port,
     percentile,
     prepare_database,
     registry_app,
     serve_here,
-    start_node,
     stop,
     wait_http,
 )
@@ -691,13 +696,20 @@ class Load:
 # -- figures --------------------------------------------------------------------------------------
 
 
-def cpu_ticks(pids: Iterable[int]) -> float:
-    total = 0.0
+def cpu_ticks(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each live process of ``pids``."""
+    out = {}
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def used_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings: processes started meanwhile count whole; those
+    gone meanwhile cannot be read and count nothing."""
+    return sum(now - before.get(pid, 0.0) for pid, now in after.items())
 
 
 def process_tree(pid: int) -> list[int]:
@@ -712,12 +724,16 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
-def postgres_pids() -> list[int]:
+def postgres_pids(database: str | None) -> list[int]:
+    """The PostgreSQL backends serving ``database`` (their process title names it)."""
+    if not database:
+        return []
     pids = []
+    needle = f" {database} ".encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "postgres":
+                if needle in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
                     pids.append(int(entry.name))
     return pids
 
@@ -732,17 +748,17 @@ class CpuMeter:
     """CPU seconds used between start() and stop(), as % of one core: the whole machine, the
     node's processes, PostgreSQL's, and this process (load generator + buyer app + registry)."""
 
-    def __init__(self, node_pid: int) -> None:
+    def __init__(self, node_pid: int, database: str | None) -> None:
         self.node_pid = node_pid
+        self.database = database
 
     def start(self) -> None:
         self.t = time.time()
         self.node = process_tree(self.node_pid)
-        self.pg = postgres_pids()
         self.values = (
             machine_busy(),
             cpu_ticks(self.node),
-            cpu_ticks(self.pg),
+            cpu_ticks(postgres_pids(self.database)),
             time.process_time(),
         )
 
@@ -750,11 +766,12 @@ class CpuMeter:
         wall = max(1e-6, time.time() - self.t)
         (busy0, all0), node0, pg0, me0 = self.values
         busy1, all1 = machine_busy()
+        node1, pg1 = cpu_ticks(self.node), cpu_ticks(postgres_pids(self.database))
         cores = os.cpu_count() or 1
         out = {
             "machine_pct": round(100 * cores * (busy1 - busy0) / max(1e-6, all1 - all0), 1),
-            "node_pct": round(100 * (cpu_ticks(self.node) - node0) / wall, 1),
-            "postgres_pct": round(100 * (cpu_ticks(self.pg) - pg0) / wall, 1),
+            "node_pct": round(100 * used_since(node0, node1) / wall, 1),
+            "postgres_pct": round(100 * used_since(pg0, pg1) / wall, 1),
             "bench_pct": round(100 * (time.process_time() - me0) / wall, 1),
         }
         # anything else on the machine (another test run...): the figures are then suspect
@@ -835,6 +852,7 @@ def recovery(phase: Phase, ends: float, window: float, latency_s: float) -> dict
         return good_from
 
     return {
+        "recover_latency_s": latency_s,
         "full_rate_after_s": first_good(lambda r: r.in_ttl),
         "latency_after_s": first_good(
             lambda r: r.in_ttl and r.answered is not None and r.answered - r.sent <= latency_s
@@ -855,6 +873,18 @@ class NodeConfig:
     @property
     def label(self) -> str:
         return f"{self.version}/{self.db}/{self.workers}w"
+
+
+def start_node(
+    env: dict[str, str], port: int, workers: int, cwd: Path, log: Any
+) -> subprocess.Popen:
+    """bench/load.py's start_node, its output to ``log``."""
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "ondc_adapter.api.app:app_from_env",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", *UVICORN_ARGS,
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
 def tree_env(tree: Path) -> dict[str, str]:
@@ -994,16 +1024,38 @@ class Bench:
             result["queries"] = len(queries)
             result["settings_not_understood"] = sorted(k for k in wanted if k not in fields)
             result["admission_control"] = "admission_control" in fields
-            proc = start_node(env, port, config.workers, config.tree)
-            await wait_http(f"http://127.0.0.1:{port}/readyz", proc)
+            log_path = self.work / f"node-{number}.log"
+            with log_path.open("wb") as log:  # the node's warnings (admission.shed...) go here
+                proc = start_node(env, port, config.workers, config.tree, log)
+            try:
+                await wait_http(f"http://127.0.0.1:{port}/readyz", proc)
+            except SystemExit:
+                print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+                raise
+            print(
+                f"[{config.label}] node up: http://127.0.0.1:{port} (pid {proc.pid}, log "
+                f"{log_path}), {seeded['items']} items, {len(queries)} query words",
+                file=sys.stderr,
+            )
             load = Load(self.ledger, ident, port, queries)
             try:
-                await self.scenarios(config, load, proc.pid, result)
+                await self.scenarios(config, load, proc.pid, pg_name, result)
             finally:
                 await load.pool.close()
         finally:
             if proc is not None:
                 stop(proc)
+                log_file = self.work / f"node-{number}.log"
+                if self.args.logs:
+                    self.args.logs.mkdir(parents=True, exist_ok=True)
+                    name = f"{config.version}-{config.db}-{config.workers}w-{number}.log"
+                    shutil.copy(log_file, self.args.logs / name)
+                log_text = log_file.read_text(errors="replace")
+                result["node_log"] = {
+                    "lines": log_text.count("\n"),
+                    "admission_shed_lines": log_text.count("admission.shed"),
+                    "errors": [x for x in log_text.splitlines() if '"error"' in x][:5],
+                }
             if pg_name:
                 with contextlib.suppress(Exception):
                     await drop_database(pg_name)
@@ -1021,17 +1073,22 @@ class Bench:
         self.ledger.phase = phase
         spy = None
         if profile is not None:
-            spy = await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--pid", str(meter.node_pid), "--subprocesses",
-                "--rate", "97", "--nonblocking", "--format", "raw", "-o", str(profile),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            # --native cannot sample without pausing the process (py-spy's rule): then the
+            # node runs a little slower while it is recorded
+            mode = ["--native"] if self.args.py_spy_native else ["--nonblocking"]
+            with profile.with_suffix(".log").open("wb") as spy_log:
+                spy = await asyncio.create_subprocess_exec(
+                    "py-spy", "record", "--pid", str(meter.node_pid), "--subprocesses",
+                    "--rate", "97", *mode, "--format", "raw", "-o", str(profile),
+                    stdout=spy_log,
+                    stderr=spy_log,
+                )  # fmt: skip
         meter.start()
         await run(phase)
         cpu = meter.stop()
         if spy is not None:
-            spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+            with contextlib.suppress(ProcessLookupError):  # it may have stopped by itself
+                spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
             try:
                 await asyncio.wait_for(spy.wait(), 30)
             except TimeoutError:
@@ -1044,10 +1101,15 @@ class Bench:
         return phase
 
     async def scenarios(
-        self, config: NodeConfig, load: Load, node_pid: int, result: dict[str, Any]
+        self,
+        config: NodeConfig,
+        load: Load,
+        node_pid: int,
+        pg_name: str | None,
+        result: dict[str, Any],
     ) -> None:
         args = self.args
-        meter = CpuMeter(node_pid)
+        meter = CpuMeter(node_pid, pg_name)
         rows = result["scenarios"]
         picked = args.scenarios
 
@@ -1067,17 +1129,20 @@ class Bench:
             print(f"[{config.label}] warm-up errors: {dict(warm.errors)}", file=sys.stderr)
         seconds = args.seconds
         search_rate = order_rate = None
-        profile = None
-        if args.py_spy and config.version in args.py_spy_versions:
+
+        def profile(scenario: str) -> Path | None:
+            if not args.py_spy or config.version not in args.py_spy_versions:
+                return None
             args.py_spy.mkdir(parents=True, exist_ok=True)
-            profile = args.py_spy / f"{config.version}-{config.db}-{config.workers}w-search.txt"
+            return args.py_spy / f"{config.version}-{config.db}-{config.workers}w-{scenario}.txt"
+
         if picked & {"sat-search", "p60-search", "x2-search"}:
             p = await self.phase(
                 load,
                 "sat-search",
                 lambda ph: load.closed(ph, args.search_loops, seconds, "search"),
                 meter,
-                profile,
+                profile("sat-search"),
             )
             show("sat-search", figures(p, p.cpu))
             search_rate = rows["sat-search"]["answered_in_ttl_per_s"]
@@ -1093,7 +1158,11 @@ class Bench:
         if "p60-search" in picked and search_rate:
             rate = 0.6 * search_rate
             p = await self.phase(
-                load, "p60-search", lambda ph: load.open(ph, [(rate, seconds)], "search"), meter
+                load,
+                "p60-search",
+                lambda ph: load.open(ph, [(rate, seconds)], "search"),
+                meter,
+                profile("p60-search"),
             )
             show("p60-search", figures(p, p.cpu))
         if "p60-orders" in picked and order_rate:
@@ -1173,9 +1242,12 @@ def table(results: list[dict[str, Any]]) -> str:
         for name, fig in res["scenarios"].items():
             notes = []
             if "full_rate_after_s" in fig:
+                window = f">{fig['seconds']:.0f}"
+                full, fast = fig["full_rate_after_s"], fig["latency_after_s"]
                 notes.append(
-                    f"full rate after {fmt(fig['full_rate_after_s'], '.2f')} s, "
-                    f"latency <= 1 s after {fmt(fig['latency_after_s'], '.2f')} s"
+                    f"full rate after {window if full is None else f'{full:.2f}'} s, "
+                    f"latency <= {fig['recover_latency_s']:g} s after "
+                    f"{window if fast is None else f'{fast:.2f}'} s"
                 )
             if fig.get("duplicates"):
                 notes.append(f"{fig['duplicates']} duplicates")
@@ -1477,11 +1549,15 @@ def main(argv: list[str] | None = None) -> int:
         "working tree, so uncommitted edits in ondc_adapter/ do not land in the figures",
     )
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--logs", type=Path, help="keep each node's log (warnings) here")
     parser.add_argument(
         "--py-spy",
         type=Path,
-        help="profile the node with py-spy (raw collapsed stacks) during each sat-search "
-        "into this folder",
+        help="profile the node with py-spy (raw collapsed stacks) during each sat-search and "
+        "p60-search phase into this folder (summarise with bench/profile_stacks.py)",
+    )
+    parser.add_argument(
+        "--py-spy-native", action="store_true", help="py-spy --native: C code seen as itself"
     )
     parser.add_argument("--py-spy-versions", default="current", help="current,baseline")
     args = parser.parse_args(argv)
