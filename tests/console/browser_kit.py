@@ -12,6 +12,7 @@ from ondc_adapter.sandbox.builders import (
     FlowState,
     build_confirm,
     build_init,
+    build_issue_open,
     build_search,
     build_select,
 )
@@ -82,6 +83,31 @@ class SandboxBuyer:
             and (cb.payload or {}).get("message", {}).get("order", {}).get("id") == order_id,
             WAIT)
         assert callback is not None, "no on_status"
+        assert callback.signature_error is None
+        return callback.payload or {}
+
+
+    async def complain(self, order_id: str) -> str:
+        """A complaint (IGM 2.0.0 ``issue``, ITM004) about the order's first item; returns the
+        issue id once the node has answered it."""
+        self.state.order_id = order_id
+        payload = build_issue_open(self.state)
+        answer = await self._exchange("issue", payload)
+        assert answer["message"]["issue"]["status"] == "PROCESSING", answer
+        return str(payload["message"]["issue"]["id"])
+
+    async def next_on_issue(self, issue_id: str, code: str) -> dict[str, Any]:
+        """The next unsolicited on_issue about ``issue_id`` whose last action is ``code``."""
+
+        def last_code(payload: dict[str, Any]) -> str | None:
+            issue = payload.get("message", {}).get("issue") or {}
+            actions = issue.get("actions") or [{}]
+            return (actions[-1].get("descriptor") or {}).get("code") if issue.get(
+                "id") == issue_id else None
+
+        callback = await self.net.buyer.wait_for(
+            lambda cb: cb.action == "on_issue" and last_code(cb.payload or {}) == code, WAIT)
+        assert callback is not None, f"no on_issue with {code}"
         assert callback.signature_error is None
         return callback.payload or {}
 

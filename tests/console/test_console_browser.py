@@ -1,7 +1,9 @@
 """The console in a real browser (headless Chromium from Debian's package, driven by Playwright),
 against a whole sandbox network: a seller signs in, adds an item, changes its stock and sees the
 change in the sandbox buyer's next on_search; accepts an order and moves it to delivered while
-the buyer app receives each on_status; signs out. Once in English and once in Hindi.
+the buyer app receives each on_status; finds the buyer's complaint about it under Issues and
+asks for a photo, which reaches the buyer app as an on_issue; signs out. Once in English and
+once in Hindi.
 
 With ``ONDC_CONSOLE_SCREENSHOTS=DIR`` the test also saves each main page at 360 px and 1280 px
 in both languages (how ``docs/console/*.png`` are made)."""
@@ -33,11 +35,13 @@ pytestmark = pytest.mark.skipif(
 TEXT = {
     "en": {"sign_in": "Sign in", "add": "Add an item", "save": "Save", "saved": "Saved.",
            "accept": "Accept the order", "mark": "Mark as: {state}", "sign_out": "Sign out",
-           "delivered": "Order-delivered"},
+           "delivered": "Order-delivered", "quality": "Product quality (ITM004)",
+           "ask": "Send the question", "overdue": "Overdue"},
     "hi": {"sign_in": "साइन इन करें", "add": "सामान जोड़ें", "save": "सहेजें",
            "saved": "सहेज लिया गया", "accept": "ऑर्डर स्वीकार करें",
            "mark": "स्थिति बदलें: {state}", "sign_out": "साइन आउट",
-           "delivered": "डिलीवर हो गया"},
+           "delivered": "डिलीवर हो गया", "quality": "सामान की गुणवत्ता (ITM004)",
+           "ask": "सवाल भेजें", "overdue": "समय सीमा निकल गई"},
 }
 STATES = {
     "en": ["Packed", "Order-picked-up", "Out-for-delivery", "Order-delivered"],
@@ -158,6 +162,25 @@ async def play(browser: Any, net: Any, lang: str, tmp_path: Path, shots: Path | 
         fulfillment = status["message"]["order"]["fulfillments"][0]
         assert fulfillment["state"]["descriptor"]["code"] == wire
     assert t["delivered"] in await page.inner_text("main")
+
+    # the buyer complains about the item; the seller finds it under Issues, asks for a photo
+    issue_id = await buyer.complain(order_id)
+    await page.click("nav a[href='/console/issues']")
+    await page.wait_for_url(f"{console}/issues")
+    listed = await page.inner_text("main")
+    assert issue_id in listed and t["quality"] in listed and t["overdue"] not in listed
+    if shots:
+        await shoot(context, page, f"{console}/issues", shots / f"issues-{lang}", lang)
+    await page.click(f"a[href='/console/issues/{issue_id}']")
+    await page.wait_for_url(f"{console}/issues/{issue_id}")
+    await page.fill("#ask-question", "Please send a photo of the damage")
+    await page.click(f"button:has-text('{t['ask']}')")
+    await page.wait_for_url(f"{console}/issues/{issue_id}?done=1")
+    pushed = await buyer.next_on_issue(issue_id, "INFO_REQUESTED")
+    asked = pushed["message"]["issue"]["actions"][-1]["descriptor"]["short_desc"]
+    assert asked == "Please send a photo of the damage"
+    if shots:
+        await shoot(context, page, f"{console}/issues/{issue_id}", shots / f"issue-{lang}", lang)
 
     # sign out: the pages ask for sign-in again
     await page.click(f"button:has-text('{t['sign_out']}')")

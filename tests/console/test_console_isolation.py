@@ -14,6 +14,7 @@ from console_kit import sign_in, token
 from sqlalchemy import select
 
 from ondc_adapter.catalogue.tables import Item, Location, Provider
+from ondc_adapter.igm.tables import IssueEvent, IssueRecord
 from ondc_adapter.orders.tables import OrderRecord, OrderTransition
 from ondc_adapter.outbox import OutboxEntry
 from ondc_adapter.storage import Database
@@ -25,7 +26,7 @@ NOT_STORE_SCOPED = {
 }
 
 
-def cases(order_b: str) -> list[tuple[str, str, str, dict[str, str]]]:
+def cases(order_b: str, issue_b: str) -> list[tuple[str, str, str, dict[str, str]]]:
     """(route template, method, URL with B's ids, form fields besides the CSRF token)."""
     return [
         ("/console/items", "GET", "/console/items?store=P2", {}),
@@ -52,6 +53,13 @@ def cases(order_b: str) -> list[tuple[str, str, str, dict[str, str]]]:
          f"/console/orders/{order_b}/returns/R1/approve", {}),
         ("/console/orders/{order_id}/returns/{return_id}/{step}", "POST",
          f"/console/orders/{order_b}/returns/R1/reject", {"reason_code": "001"}),
+        ("/console/issues/{issue_id}", "GET", f"/console/issues/{issue_b}", {}),
+        ("/console/issues/{issue_id}/ask-info", "POST", f"/console/issues/{issue_b}/ask-info",
+         {"question": "taken over?"}),
+        ("/console/issues/{issue_id}/propose", "POST", f"/console/issues/{issue_b}/propose",
+         {"kind": "REFUND", "amount": "1"}),
+        ("/console/issues/{issue_id}/resolve", "POST", f"/console/issues/{issue_b}/resolve",
+         {"text": "taken over"}),
         ("/console/store", "GET", "/console/store?store=P2", {}),
         ("/console/rejections", "GET", "/console/rejections?store=P2", {}),
         ("/console/store", "POST", "/console/store",
@@ -67,7 +75,7 @@ async def snapshot(db: Database) -> list[Any]:
         for model, where in (
             (Provider, Provider.id == "P2"), (Location, Location.provider_id == "P2"),
             (Item, Item.provider_id == "P2"), (OrderRecord, OrderRecord.provider_id == "P2"),
-            (OrderTransition, None), (OutboxEntry, None),
+            (OrderTransition, None), (OutboxEntry, None), (IssueRecord, None), (IssueEvent, None),
         ):
             query = select(model) if where is None else select(model).where(where)
             for row in (await session.scalars(query)).all():
@@ -90,16 +98,16 @@ def console_routes(app: Any) -> set[tuple[str, str]]:
 async def test_every_console_route_has_an_isolation_case(
     console_app: Any, stores: dict[str, str]
 ) -> None:
-    covered = {(template, method) for template, method, _u, _f in cases(stores["P2"])}
+    covered = {(template, method) for template, method, _u, _f in cases(stores["P2"], "I-1")}
     assert console_routes(console_app) - covered == set()
 
 
 async def test_seller_a_gets_404_for_every_route_with_seller_b_ids(
-    asha: httpx.AsyncClient, stores: dict[str, str], pg_db: Database
+    asha: httpx.AsyncClient, stores: dict[str, str], issues: dict[str, Any], pg_db: Database
 ) -> None:
     before = await snapshot(pg_db)
     csrf = token((await asha.get("/console/items")).text)
-    for _template, method, url, fields in cases(stores["P2"]):
+    for _template, method, url, fields in cases(stores["P2"], issues["P2"].issue_id):
         if method == "GET":
             response = await asha.get(url)
         else:

@@ -12,7 +12,7 @@ from ondc_adapter.outbox import OutboxEntry
 from ondc_adapter.storage import Database
 
 PAGES = ["/console/items", "/console/items/I1", "/console/items/new", "/console/items/upload",
-         "/console/orders", "/console/store"]
+         "/console/orders", "/console/store", "/console/issues"]
 
 
 async def test_every_page_redirects_to_login_without_a_session(anon: httpx.AsyncClient,
