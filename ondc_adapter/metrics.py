@@ -48,6 +48,9 @@ LOOKUP_OUTCOMES = ("ok", "not_found", "error")
 CALLBACK_OUTCOMES = ("delivered", "nacked", "retry", "expired", "refused")
 CALLBACK_ACTIONS = tuple(f"on_{action}" for action in BPP_ACTIONS)
 PROCESS_RESULTS = ("processed", "retry", "failed")
+# IGM deadlines the watcher reports (igm/watch.py): which, and how far along
+IGM_DEADLINES = ("response", "resolution")
+IGM_DEADLINE_STATES = ("near", "overdue")
 
 # Callback latency runs from enqueue to the buyer app's ACK: milliseconds when all is well,
 # up to a request's ttl (minutes) when the buyer app was down.
@@ -155,6 +158,20 @@ class NodeMetrics:
             buckets=ATTEMPT_BUCKETS,
             registry=r,
         )
+        self.igm_open = Gauge(
+            "ondc_igm_open_issues",
+            "Issues (IGM) open or being processed, as the deadline watcher last saw them",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.igm_issues = Gauge(
+            "ondc_igm_issues",
+            "Open issues nearing or past a time ONDC expects (deadline: response, "
+            "resolution; state: near, overdue), as the deadline watcher last saw them",
+            ["deadline", "state"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
 
         actions = (*BPP_ACTIONS, OTHER)
         self.ack = {a: self.requests.labels(a, "ACK") for a in actions}
@@ -189,6 +206,9 @@ class NodeMetrics:
         self.delivery = {a: self.callback_delivery.labels(a) for a in callback_actions}
         self.process = {
             (a, res): self.processed.labels(a, res) for a in actions for res in PROCESS_RESULTS
+        }
+        self.igm_deadline = {
+            (d, s): self.igm_issues.labels(d, s) for d in IGM_DEADLINES for s in IGM_DEADLINE_STATES
         }
 
     # -- recording (each a dict lookup and one inc) -------------------------------------------

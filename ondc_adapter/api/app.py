@@ -43,6 +43,8 @@ from ondc_adapter.console.web import add_console
 from ondc_adapter.dispatcher import Dispatcher
 from ondc_adapter.exchange import Handler
 from ondc_adapter.handlers import default_handlers
+from ondc_adapter.igm import admin as igm_admin
+from ondc_adapter.igm.watch import DeadlineWatcher
 from ondc_adapter.inbox import Inbox
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
@@ -59,8 +61,8 @@ log = get_logger(__name__)
 
 
 def admin_routers() -> list[APIRouter]:
-    """The seller admin API: catalogue and orders."""
-    return [catalogue_admin.router, orders_admin.router]
+    """The seller admin API: catalogue, orders and issues."""
+    return [catalogue_admin.router, orders_admin.router, igm_admin.router]
 
 
 def seller_extras(settings: Settings) -> dict[str, object]:
@@ -233,6 +235,11 @@ def create_app(
                         for n in range(max(1, loops))
                     ),
                     asyncio.create_task(dispatcher.run(stop), name="outbox-dispatcher"),
+                    # IGM deadlines -> gauges and log lines; warns at start without a GRO
+                    asyncio.create_task(
+                        DeadlineWatcher(database, settings, node_metrics, clock=now).run(stop),
+                        name="igm-deadline-watcher",
+                    ),
                 ]
             # Everything allocated so far (schemas, routes, metadata) lives as long as the
             # process: freezing it keeps the collector from rescanning it on every full pass.

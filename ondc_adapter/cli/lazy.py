@@ -30,6 +30,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "challenge": ("crypto", "Registry on_subscribe challenge tools."),
     "catalogue": ("catalogue", "ODOP registry and seller catalogue."),
     "orders": ("orders", "Orders: list, show, accept, advance, cancel."),
+    "issues": (
+        "issues",
+        "Issues (IGM): list, show, process, ask-info, propose, resolve; officers.",
+    ),
     "sandbox": ("sandbox", "Local ONDC network for testing the adapter."),
     "registry": ("registry", "ONDC registry: subscribe and lookup."),
     "console": ("console", "Seller console: accounts of sellers and operators."),

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ondc_adapter.orders import service
+from ondc_adapter.orders import service, settlements
 from ondc_adapter.orders.build import wire_order
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.protocol.durations import utcnow
@@ -81,13 +81,17 @@ def list_cmd(
 
 @orders_app.command("show")
 def show_cmd(order_id: str) -> None:
-    """The order as the buyer app sees it, and its transition history."""
+    """The order as the buyer app sees it, its transition history and its settlements."""
 
     async def work(session: AsyncSession, settings: Settings) -> dict[str, Any]:
         record, journal = await service.show(session, order_id)
         return {
             "order": wire_order(record),
             "transitions": [service.transition_dict(t) for t in journal],
+            # money paid back after the order (an IGM refund accepted): quote_trail-style
+            "settlements": settlements.as_quote_trail(
+                await settlements.of_order(session, record.id)
+            ),
         }
 
     _print(_run(work))

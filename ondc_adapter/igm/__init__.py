@@ -9,6 +9,8 @@
 * ``handler``  the seller logic of ``POST /issue``;
 * ``service``  what the seller does to an issue (take up, ask for information, propose a
                resolution, resolve) and what the node watches (response and resolution times);
+* ``views``    an issue as the seller reads it (``ondc-adapter issues`` and the admin API);
+* ``watch``    the deadline watcher: gauges and log lines as issues near or pass their times;
 * ``admin``    the ``/admin/issues`` HTTP API.
 
 Roles: in IGM flow 1 the buyer app is the complainant (``INTERFACING_NP``) and this node the

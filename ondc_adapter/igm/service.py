@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from ondc_adapter.exchange import InboundRequest, OutboundMessage
 from ondc_adapter.igm import rules, wire
@@ -72,9 +74,33 @@ async def officer(session: AsyncSession, settings: Settings, role: str) -> Offic
     return Officer(role=role, name=name, email=email, phone=phone)
 
 
+_NO_CONTROL = r"[^@\s\x00-\x1f\x7f]+"
+_EMAIL = rf"^{_NO_CONTROL}@{_NO_CONTROL}\.{_NO_CONTROL}$"
+
+
+class OfficerDetails(BaseModel):
+    """What ``set_officer`` stores: the contact every ``on_issue`` carries for the role. The
+    phone is 10 digits (ONDC's validator checks the actors' phones; the column holds 10)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # no control characters: this text goes into every on_issue and into terminals
+    name: str = Field(
+        min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["Ravi Kumar"]
+    )
+    email: str = Field(max_length=254, pattern=_EMAIL, examples=["gro@seller.example.in"])
+    phone: str = Field(pattern=r"^[0-9]{10}$", examples=["9876500002"])
+
+
 async def set_officer(
     session: AsyncSession, role: str, *, name: str, email: str, phone: str, now: datetime
 ) -> IssueOfficer:
+    """Name the support desk or the GRO. Raises pydantic's ``ValidationError`` for a contact
+    the node could not send (a phone longer than its column would otherwise fail the write)."""
+    if role not in (SUPPORT, GRO):
+        raise ValueError(f"role must be {SUPPORT} or {GRO}")
+    checked = OfficerDetails(name=name, email=email, phone=phone)
+    name, email, phone = checked.name, checked.email, checked.phone
     row = await session.get(IssueOfficer, role)
     if row is None:
         row = IssueOfficer(role=role, name=name, email=email, phone=phone, updated_at=now)
@@ -109,7 +135,8 @@ async def load(session: AsyncSession, issue_id: str) -> IssueRecord:
 async def list_issues(
     session: AsyncSession, *, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[IssueRecord]:
-    stmt = select(IssueRecord)
+    # the issues this node answers; those it raised (flow 2) are igm.complainant's
+    stmt = select(IssueRecord).where(IssueRecord.role == "respondent")
     if status is not None:
         stmt = stmt.where(IssueRecord.status == status)
     stmt = stmt.order_by(IssueRecord.resolve_by, IssueRecord.id).limit(limit).offset(offset)
@@ -140,21 +167,40 @@ def deadline_state(record: IssueRecord, now: datetime, warn_fraction: float) -> 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class DeadlineReport:
+    open_issues: int  # OPEN or PROCESSING
+    flagged: list[tuple[IssueRecord, dict[str, str]]]  # those with a deadline near or passed
+
+
+async def deadline_report(
+    session: AsyncSession, now: datetime, warn_fraction: float
+) -> DeadlineReport:
+    """Every open issue we answer, checked against its deadlines, in one query. The issue and
+    context JSON are not loaded (the watcher runs this every minute; an issue's history can be
+    long): touching ``record.issue`` on these rows raises instead of loading it silently."""
+    rows = await session.scalars(
+        select(IssueRecord)
+        .options(defer(IssueRecord.issue, raiseload=True))
+        .options(defer(IssueRecord.context, raiseload=True))
+        # what ONDC expects of us: the complaints we answer, not those we raised (flow 2)
+        .where(IssueRecord.role == "respondent", IssueRecord.status.in_(OPEN_STATUSES))
+        .order_by(IssueRecord.resolve_by)
+    )
+    count, flagged = 0, []
+    for record in rows:
+        count += 1
+        states = deadline_state(record, now, warn_fraction)
+        if {"near", "overdue"} & set(states.values()):
+            flagged.append((record, states))
+    return DeadlineReport(count, flagged)
+
+
 async def deadlines(
     session: AsyncSession, now: datetime, warn_fraction: float
 ) -> list[tuple[IssueRecord, dict[str, str]]]:
-    """Open issues with a deadline nearing or passed."""
-    rows = await session.scalars(
-        select(IssueRecord)
-        .where(IssueRecord.status.in_(OPEN_STATUSES))
-        .order_by(IssueRecord.resolve_by)
-    )
-    out = []
-    for record in rows:
-        states = deadline_state(record, now, warn_fraction)
-        if {"near", "overdue"} & set(states.values()):
-            out.append((record, states))
-    return out
+    """Open issues with a deadline nearing or passed (without their JSON; see above)."""
+    return (await deadline_report(session, now, warn_fraction)).flagged
 
 
 # -- changing -------------------------------------------------------------------------------
@@ -282,6 +328,14 @@ async def propose(
         r["ref_id"] for r in record.issue.get("refs", []) if r.get("ref_type") == "ITEM"
     ]
     item = item_id or (items[0] if items else None)
+    order = await session.get(OrderRecord, record.order_pk) if record.order_pk else None
+    # the resolution goes to the buyer app: it may name only an item of the order
+    if (
+        item_id is not None
+        and order is not None
+        and item_id not in {str(i.get("id")) for i in order.items}
+    ):
+        raise IssueRefusal("IGM004", f"item {item_id} is not part of order {record.order_id}")
     resolution_id = f"R{1 + len(record.issue.get('resolutions') or [])}-{uuid.uuid4().hex[:8]}"
     who = await officer(session, settings, GRO if record.level == "GRIEVANCE" else SUPPORT)
     res = wire.resolution(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ondc_adapter.api.admin_auth import require_admin
-from ondc_adapter.orders import service
+from ondc_adapter.orders import service, settlements
 from ondc_adapter.orders.build import wire_order
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.protocol.durations import utcnow
@@ -145,6 +145,10 @@ async def show_order(request: Request, order_id: str) -> dict[str, Any]:
             return {
                 "order": wire_order(record),
                 "transitions": [service.transition_dict(t) for t in journal],
+                # money paid back after the order (an IGM refund accepted): quote_trail-style
+                "settlements": settlements.as_quote_trail(
+                    await settlements.of_order(session, record.id)
+                ),
             }
     except service.OrderNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
