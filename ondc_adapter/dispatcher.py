@@ -8,11 +8,13 @@ Claim, then deliver outside any transaction, then record:
   the process dies mid-delivery (``kill -9``) the row is simply due again when the lease ends.
 * Deliver: sign exactly the stored bytes (fresh ``created``; ``expires`` never beyond the row's
   ``expires_at``), POST with ``Content-Type: application/json``.
-* Record: one ``OutboxAttempt`` per try. ACK -> delivered. NACK -> nacked, not retried, unless
-  the code says "internal error, retry" (31001 / 23001). 5xx, 429, timeouts, connection errors ->
-  retried with exponential backoff and jitter until ``expires_at``, then expired. A target the
-  outbound client refuses (a private address, a non-http URL: ``outbound.py``) -> refused, with
-  the reason, and never retried: the same URL would be refused again.
+* Record: one ``OutboxAttempt`` per try; the results of a claimed batch are written in one
+  transaction (bulk insert, bulk update by primary key). ACK -> delivered. NACK -> nacked, not
+  retried, unless the code says "internal error, retry" (31001 / 23001). 5xx, 429, timeouts,
+  connection errors -> retried with exponential backoff and jitter until ``expires_at``, then
+  expired. A target the outbound client refuses (a private address, a non-http URL:
+  ``outbound.py``) -> refused, with the reason, and never retried: the same URL would be
+  refused again.
 
 The HTTP client is expected to be ``outbound.outbound_client``: no redirects followed, and
 answers are read only up to ``max_response_bytes`` (``post_bounded``).
@@ -33,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from structlog.contextvars import bound_contextvars
 
 from ondc_adapter.backlog import BacklogSampler
@@ -166,11 +168,30 @@ class Dispatcher:
                 )
 
     async def dispatch_once(self) -> int:
-        """Claim due rows, deliver them concurrently, record the results; returns how many."""
+        """Claim due rows, deliver them concurrently, record the results together; returns
+        how many."""
         rows = await self.claim()
         if rows:
-            await asyncio.gather(*(self.deliver(row) for row in rows))
+            results = await asyncio.gather(*(self._send(row) for row in rows))
+            await self._record([r for r in results if r is not None])
         return len(rows)
+
+    async def _send(
+        self, row: OutboxEntry
+    ) -> tuple[OutboxEntry, Outcome, dict[str, object], datetime] | None:
+        with bound_contextvars(
+            action=row.action,
+            transaction_id=row.transaction_id,
+            message_id=row.message_id,
+            outbox_id=row.id,
+        ):
+            deadline = self.deliverable_until(row.expires_at)
+            if self.clock() >= deadline:
+                await self._expire_unsent(row)
+                return None
+            outcome = await self.attempt(row)
+            now = self.clock()
+            return row, outcome, self._result(row, outcome, now, deadline), now
 
     async def claim(self) -> list[OutboxEntry]:
         now = self.clock()
@@ -181,35 +202,21 @@ class Dispatcher:
             .limit(self.batch_size)
         )
         leased_until = now + self.lease
+        ids = due.with_only_columns(OutboxEntry.id)
+        if self.db.is_postgres:
+            # workers skip each other's rows; SQLite's UPDATE takes its one write lock instead
+            ids = ids.with_for_update(skip_locked=True)
+        # One statement leases the batch and returns it (a round trip, not one per row).
+        lease = (
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(ids.scalar_subquery()))
+            .values(next_attempt_at=leased_until)
+            .returning(OutboxEntry)
+            .execution_options(synchronize_session=False)
+        )
         async with self.db.session() as session:
-            if self.db.is_postgres:
-                rows = list(
-                    (await session.execute(due.with_for_update(skip_locked=True))).scalars()
-                )
-                for row in rows:
-                    row.next_attempt_at = leased_until
-                return rows
-            # SQLite: lease by a conditional UPDATE first (takes the write lock, see processor).
-            ids = due.with_only_columns(OutboxEntry.id).scalar_subquery()
-            result = await session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id.in_(ids))
-                .values(next_attempt_at=leased_until)
-                .returning(OutboxEntry.id)
-            )
-            claimed = [r for (r,) in result.all()]
-            if not claimed:
-                return []
-            return list(
-                (
-                    await session.execute(
-                        select(OutboxEntry)
-                        .where(OutboxEntry.id.in_(claimed))
-                        .order_by(OutboxEntry.id)
-                        .execution_options(populate_existing=True)
-                    )
-                ).scalars()
-            )
+            rows = list((await session.scalars(lease)).all())
+        return sorted(rows, key=lambda row: row.id)
 
     @staticmethod
     def deliverable_until(expires_at: datetime) -> datetime:
@@ -283,12 +290,16 @@ class Dispatcher:
             return await self._deliver(row)
 
     async def _deliver(self, row: OutboxEntry) -> Outcome | None:
-        deadline = self.deliverable_until(row.expires_at)
-        if self.clock() >= deadline:
-            await self._expire_unsent(row)
+        sent = await self._send(row)
+        if sent is None:
             return None
-        outcome = await self.attempt(row)
-        now = self.clock()
+        await self._record([sent])
+        return sent[1]
+
+    def _result(
+        self, row: OutboxEntry, outcome: Outcome, now: datetime, deadline: datetime
+    ) -> dict[str, object]:
+        """The row's new values after ``outcome`` (and its metrics and log line)."""
         attempts = row.attempts + 1
         values: dict[str, object] = {"attempts": attempts}
         metrics = self.metrics
@@ -312,21 +323,6 @@ class Dispatcher:
         else:
             values.update(status=NACKED, completed_at=now, last_error=outcome.detail)
             metrics.callback_outcome(row.action, "nacked")
-        async with self.db.session() as session:
-            session.add(
-                OutboxAttempt(
-                    outbox_id=row.id,
-                    attempted_at=now,
-                    http_status=outcome.http_status,
-                    ack=outcome.ack,
-                    error_code=outcome.error_code,
-                    detail=outcome.detail,
-                    elapsed_ms=outcome.elapsed_ms,
-                )
-            )
-            await session.execute(
-                update(OutboxEntry).where(OutboxEntry.id == row.id).values(**values)
-            )
         log.info(
             "callback.attempt",
             url=row.url,
@@ -337,7 +333,33 @@ class Dispatcher:
             result=values.get("status", PENDING),
             detail=outcome.detail,
         )
-        return outcome
+        return values
+
+    async def _record(
+        self, results: list[tuple[OutboxEntry, Outcome, dict[str, object], datetime]]
+    ) -> None:
+        """Write the attempts and the rows' new states of a batch in one transaction."""
+        if not results:
+            return
+        attempts = [
+            {
+                "outbox_id": row.id,
+                "attempted_at": now,
+                "http_status": outcome.http_status,
+                "ack": outcome.ack,
+                "error_code": outcome.error_code,
+                "detail": outcome.detail,
+                "elapsed_ms": outcome.elapsed_ms,
+            }
+            for row, outcome, _, now in results
+        ]
+        async with self.db.session() as session:
+            await session.execute(insert(OutboxAttempt), attempts)
+            # bulk UPDATE by primary key: rows with the same set of changed columns go as one
+            # executemany
+            await session.execute(
+                update(OutboxEntry), [{"id": row.id, **values} for row, _, values, _ in results]
+            )
 
     async def _expire_unsent(self, row: OutboxEntry) -> None:
         # Reached after a lease ran out (a crashed worker) or a long backoff: the attempts

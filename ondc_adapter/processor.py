@@ -9,6 +9,12 @@ Claiming: PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes work side
 waiting on each other. SQLite has a single writer: the claim is an UPDATE, which takes the
 database write lock for the rest of the transaction, so two processes cannot both run a row.
 
+Batches: ``run`` claims up to ``batch_size`` due rows at once and processes them in that one
+transaction, each row inside its own savepoint. A claim, a commit and the session around them
+cost more than the seller logic of a search; sharing them among a batch is what lets the
+answering side keep up with the ACK side. A batch is never padded: under light load it is one
+row, processed as soon as it arrives.
+
 A handler exception rolls back to a savepoint (its partial writes vanish), counts an attempt and
 retries later with backoff; after ``max_attempts`` the row is marked failed and an ``on_*`` with
 error 31001 is enqueued so the buyer app hears about it (never a silent drop).
@@ -70,6 +76,7 @@ class InboxProcessor:
         extras: dict[str, object] | None = None,
         metrics: NodeMetrics | None = None,
         depth_interval: float = 5.0,
+        batch_size: int = 16,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -78,9 +85,13 @@ class InboxProcessor:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.poll_seconds = poll_seconds
+        self.batch_size = max(1, batch_size)
         self.on_enqueued = on_enqueued  # wakes the dispatcher
         self.deps = SellerDeps(settings=settings, now=self.clock, extras=dict(extras or {}))
-        self._wake = asyncio.Event()
+        # One event per loop waiting for work: a wake-up goes to one of them, not to all (four
+        # loops all claiming for one new row made three empty transactions).
+        self._idle: list[asyncio.Event] = []
+        self._missed = False  # a wake-up came while no loop was waiting
         self.metrics = metrics if metrics is not None else NodeMetrics()
         self.backlog = BacklogSampler(
             db,
@@ -91,7 +102,10 @@ class InboxProcessor:
         )
 
     def wake(self) -> None:
-        self._wake.set()
+        if self._idle:
+            self._idle.pop().set()
+        else:
+            self._missed = True  # a busy loop claims again before it waits: it will see it
 
     async def sample_depth(self) -> int:
         """Count rows waiting for the processor into the ``ondc_inbox_pending`` gauge."""
@@ -102,16 +116,22 @@ class InboxProcessor:
         while not stop.is_set():
             await self.backlog.maybe_sample()
             try:
-                worked = await self.process_one()
+                worked = await self.process_batch(self.batch_size)
             except Exception as exc:  # database hiccup: log, back off, keep going
                 log.error("processor.error", error=repr(exc))
-                worked = False
+                worked = 0
                 await asyncio.sleep(self.poll_seconds)
-            if worked:
+            if worked or self._missed:
+                self._missed = False
                 continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            event = asyncio.Event()
+            self._idle.append(event)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=self.poll_seconds)
+            finally:
+                if event in self._idle:
+                    self._idle.remove(event)
 
     async def process_all(self) -> int:
         """Process every due row (for tests and one-shot runs); returns how many."""
@@ -122,37 +142,47 @@ class InboxProcessor:
 
     async def process_one(self) -> bool:
         """Claim and process one due row; False when none is due."""
+        return await self.process_batch(1) > 0
+
+    async def process_batch(self, limit: int) -> int:
+        """Claim up to ``limit`` due rows and process them in one transaction (a savepoint
+        each); returns how many were claimed."""
         async with self.db.session() as session:
-            row = await self._claim(session)
-            if row is None:
-                return False
-            enqueued = await self._process(session, row)
+            rows = await self._claim(session, limit)
+            enqueued = 0
+            for row in rows:
+                enqueued += await self._process(session, row)
         if enqueued and self.on_enqueued is not None:
             self.on_enqueued()
-        return True
+        return len(rows)
 
-    async def _claim(self, session: AsyncSession) -> InboxEntry | None:
+    async def _claim(self, session: AsyncSession, limit: int = 1) -> list[InboxEntry]:
         now = self.clock()
         due = (
             select(InboxEntry)
             .where(InboxEntry.status == RECEIVED, InboxEntry.next_attempt_at <= now)
             .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
-            .limit(1)
+            .limit(limit)
         )
         if self.db.is_postgres:
-            return (await session.execute(due.with_for_update(skip_locked=True))).scalar()
+            return list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
         # SQLite: write first, so the transaction holds the database write lock before it
         # reads (busy_timeout waits for it); a read-then-upgrade could fail on a stale snapshot.
         claimed = await session.execute(
             update(InboxEntry)
-            .where(InboxEntry.id == due.with_only_columns(InboxEntry.id).scalar_subquery())
+            .where(InboxEntry.id.in_(due.with_only_columns(InboxEntry.id).scalar_subquery()))
             .values(attempts=InboxEntry.attempts)
             .returning(InboxEntry.id)
         )
-        row_id = claimed.scalar()
-        if row_id is None:
-            return None
-        return await session.get(InboxEntry, row_id)
+        ids = [row_id for (row_id,) in claimed.all()]
+        if not ids:
+            return []
+        rows = await session.execute(
+            select(InboxEntry)
+            .where(InboxEntry.id.in_(ids))
+            .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
+        )
+        return list(rows.scalars())
 
     async def _process(self, session: AsyncSession, row: InboxEntry) -> int:
         # The handler's log lines (and ours) carry the request's ids.

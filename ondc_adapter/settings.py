@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # answer within the request's ttl; searches first, order actions last
     admission_control: bool = True
     admission_max_pending: int = Field(default=5000, ge=1)
-    admission_search_seconds: float = Field(default=10.0, gt=0)
+    admission_search_seconds: float = Field(default=4.0, gt=0)
     admission_order_seconds: float = Field(default=25.0, gt=0)
 
     # callbacks
@@ -82,9 +82,13 @@ class Settings(BaseSettings):
     callback_backoff_max: float = 5.0
     dispatcher_poll_seconds: float = 0.2
     processor_concurrency: int = 4
+    # inbox rows one processor transaction takes at most (they share its claim and commit)
+    processor_batch: int = Field(default=16, ge=1, le=500)
     on_search_max_bytes: int = 2_000_000
     # serialised items kept in memory between searches (catalogue.on_search_cache); 0 turns it off
     on_search_cache_mb: int = Field(default=512, ge=0)
+    # whole answers to filtered searches kept this long (catalogue.reply_cache); 0 turns it off
+    search_reply_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # build the search index and fill that cache in the background at start-up
     catalogue_warm_up: bool = True
 

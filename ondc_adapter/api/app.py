@@ -35,8 +35,9 @@ from ondc_adapter.api.nack import internal_error
 from ondc_adapter.api.pipeline import InboundPipeline
 from ondc_adapter.catalogue import admin as catalogue_admin
 from ondc_adapter.catalogue import link as catalogue_link
-from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY
+from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY, REPLY_CACHE_KEY
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.reply_cache import ReplyCache
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.warmup import warm_up
 from ondc_adapter.console.web import add_console
@@ -79,7 +80,10 @@ def seller_extras(settings: Settings) -> dict[str, object]:
             "carry sample tax numbers and settlement accounts (see docs/seller-terms.example.json)"
         )
     cache = OnSearchCache(max_chars=settings.on_search_cache_mb * 2**20)
-    return {INDEX_KEY: SearchIndex(), CACHE_KEY: cache, "order_policy": policy}
+    extras: dict[str, object] = {INDEX_KEY: SearchIndex(), CACHE_KEY: cache, "order_policy": policy}
+    if settings.search_reply_cache_seconds > 0:
+        extras[REPLY_CACHE_KEY] = ReplyCache(seconds=settings.search_reply_cache_seconds)
+    return extras
 
 
 async def _warm_catalogue(database: Database, extras: dict[str, object]) -> None:
@@ -186,6 +190,7 @@ def create_app(
                 on_enqueued=dispatcher.wake,
                 metrics=node_metrics,
                 extras={"db": database, "redis": cache, "keys": keys, **extras},
+                batch_size=settings.processor_batch,
             )
             inbox = Inbox(
                 database,

@@ -1,8 +1,11 @@
 """The inbound pipeline: from raw HTTP bytes to a committed inbox row and an ACK.
 
-    size limit -> content type -> JSON -> signatures -> signer == sender -> rate limit
-    -> envelope + context -> bap_uri is the registered URL -> admission (backlog vs ttl)
+    size limit -> content type -> JSON -> admission (backlog vs ttl) -> signatures
+    -> signer == sender -> rate limit -> envelope + context -> bap_uri is the registered URL
     -> de-duplicate + record (committed) -> ACK
+
+Admission comes before the signatures: refusing a request the node could not answer in time
+must cost less than answering it, or a flood takes the node's capacity with it.
 
 Each step is a small function that either returns a value or raises ``Rejection``; ``handle``
 runs them in order and is the only place that turns refusals (and, as a last resort, anything
@@ -33,6 +36,7 @@ from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
 from ondc_adapter.protocol.ack import ACK_BODY, Error
 from ondc_adapter.protocol.context import BPP_ACTIONS, check_context
+from ondc_adapter.protocol.durations import parse_duration
 from ondc_adapter.protocol.errors import Code, ErrorType
 from ondc_adapter.protocol.messages import Envelope
 from ondc_adapter.ratelimit import RateLimiter
@@ -249,6 +253,8 @@ class InboundPipeline:
             ]
             if tokens is not None:
                 tokens.extend(bound)
+        if self.admission is not None:
+            await self.admission.check(action, self.claimed_ttl(context))
         now = self.clock()
         verified = await self.verifier.verify(
             raw, headers.authorization, headers.gateway, action=action, now=now.timestamp()
@@ -259,10 +265,18 @@ class InboundPipeline:
         check_envelope_context(envelope, action=action, settings=settings, now=now)
         # The callback goes to bap_uri: it must be the sender's registered subscriber_url.
         check_bap_uri(envelope.context.bap_uri, verified.signer, envelope.context.domain)
-        if self.admission is not None:
-            ttl = envelope.context.ttl_within(self.max_ttl)
-            await self.admission.check(action, ttl.total_seconds())
         return await self.record(action, raw, envelope, verified, now)
+
+    def claimed_ttl(self, context: object) -> float:
+        """The ttl the body claims, in seconds, within our maximum; 30 s when it claims none
+        or one that does not parse (validation later refuses it; admission only needs a
+        budget)."""
+        ttl = context.get("ttl") if isinstance(context, dict) else None
+        try:
+            seconds = parse_duration(ttl).total_seconds() if isinstance(ttl, str) else 30.0
+        except ValueError:
+            seconds = 30.0
+        return min(seconds, self.max_ttl.total_seconds())
 
     async def check_rate(self, sender: str) -> None:
         wait = await self.limiter.over_limit(sender)

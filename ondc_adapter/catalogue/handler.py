@@ -46,6 +46,7 @@ from ondc_adapter.catalogue.cities import CityDirectory
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.reply_cache import ReplyCache
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
 from ondc_adapter.catalogue.store import stock_changes
 from ondc_adapter.catalogue.tables import Item, Subscription
@@ -60,6 +61,7 @@ from ondc_adapter.settings import Settings
 
 INDEX_KEY = "catalogue_index"
 CACHE_KEY = "on_search_cache"
+REPLY_CACHE_KEY = "search_reply_cache"
 INLINE_PAGES_KEY = "on_search_inline_pages"
 PROFILE_KEY = "bpp_profile"
 
@@ -136,10 +138,12 @@ async def handle_search(
             settings=settings, now=now,
         )
         return await _replies(session, request, pages, deps)
+    replies = deps.extras.get(REPLY_CACHE_KEY)
     pages = await search_pages(
         session, intent=intent, domain=ctx.domain, city=ctx.city,
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
         max_bytes=settings.on_search_max_bytes, now=now, cache=cache,
+        replies=replies if isinstance(replies, ReplyCache) else None,
     )
     return await _replies(session, request, pages, deps)
 
@@ -156,11 +160,14 @@ async def search_pages(
     now: datetime,
     cities: CityDirectory | None = None,
     cache: OnSearchCache | None = None,
+    replies: ReplyCache | None = None,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
-    ``cities`` defaults to the shipped city table; ``cache``, the process's ``OnSearchCache``."""
+    ``cities`` defaults to the shipped city table; ``cache``, the process's ``OnSearchCache``;
+    ``replies``, the process's ``ReplyCache`` of whole answers (filtered searches only: they
+    bring the index up to date first, so its watermarks stand for the catalogue's state)."""
     query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
@@ -172,10 +179,21 @@ async def search_pages(
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)
-    return iter_pages(
+    pages = iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,
         domain=domain, item_ids=item_ids, provider_ids=providers, cache=cache,
     )
+    if replies is None or item_ids is None:
+        return pages
+    key = (
+        domain, now.date(), index.watermark, index.provider_watermark, max_bytes,
+        tuple(item_ids), tuple(providers),
+    )
+    kept = replies.get(key)
+    if kept is not None:
+        await pages.aclose()  # never started: nothing was read
+        return replies.replay(kept)
+    return replies.recording(key, pages)
 
 
 async def _replies(

@@ -90,3 +90,30 @@ async def test_a_stale_backlog_sheds_searches_not_orders_and_recovers(
         await asyncio.sleep(app.state.pipeline.admission.interval + 0.05)
         again = await post("search")
         assert again.json() == {"message": {"ack": {"status": "ACK"}}}, again.text
+
+
+def test_a_draining_queue_is_judged_by_the_wait_of_a_new_request() -> None:
+    """After a flood the oldest waiting row is old while the queue drains fast: a new request
+    would wait only the queue's length at the answering rate, so it is admitted."""
+    draining = Backlog(pending=20, oldest_age=12.0, expected_wait=0.4)
+    assert decide("search", 30, draining, LIMITS) is None
+    assert decide("search", 30, Backlog(pending=20, oldest_age=12.0), LIMITS) is not None
+    growing = Backlog(pending=90, oldest_age=3.0, expected_wait=11.0)
+    assert decide("search", 30, growing, LIMITS) is not None
+
+
+def test_the_answering_rate_comes_from_arrivals_and_what_still_waits(monkeypatch) -> None:
+    from ondc_adapter import admission as module
+    from ondc_adapter.metrics import NodeMetrics
+
+    control = module.AdmissionControl(
+        None, LIMITS, clock=lambda: datetime.now(UTC), metrics=NodeMetrics()  # type: ignore[arg-type]
+    )
+    t = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: t[0])
+    assert control._answering_rate(pending=50, newest_id=1000) is None  # one sample: unknown
+    t[0] += 1.0
+    # 100 arrived (ids 1001-1100), 50 still wait: 100 were taken up in a second
+    assert control._answering_rate(pending=50, newest_id=1100) == pytest.approx(100.0)
+    t[0] += 1.0
+    assert control._answering_rate(pending=0, newest_id=1100) == pytest.approx(75.0)
