@@ -525,6 +525,47 @@ def build_issue(state: FlowState, *, code: str, short_desc: str, ref: str | None
     return {"context": ctx, "message": message}
 
 
+def build_on_issue(state: FlowState, *, code: str, short_desc: str, gro: bool = False,
+                   resolution: dict[str, Any] | None = None,
+                   legacy_names: bool = True) -> dict[str, Any]:
+    """The buyer app's answer to the seller's complaint (IGM flow 2): the issue as last
+    exchanged (the latest ``issue`` received, or the buyer app's own ``on_issue`` sent after
+    it), with its action ``code`` appended by its support desk or, with ``gro``, by its
+    grievance officer (``complaints.answered``). ``resolution: {code, short_desc}`` proposes
+    one (``R<n>``, by whoever acts). The context is that message's, with a new message_id (a
+    step's ``reply_to`` reuses the issue's) and the action's time."""
+    state.latest("issue")  # there is a complaint to answer
+    latest = next(m for m in reversed(state.messages.values())
+                  if paths.get(m, "context.action", None) in ("issue", "on_issue"))
+    last = paths.get(latest, "message.issue", None)
+    if not isinstance(last, dict) or not isinstance(latest.get("context"), dict):
+        raise BuildError("the latest issue carries no context and message.issue")
+    ctx = {
+        **latest["context"],
+        "action": "on_issue",
+        "message_id": str(uuid.uuid4()),
+        "timestamp": format_timestamp(state.now()),
+        "ttl": "PT30S",
+    }
+    proposed = None
+    if resolution is not None:
+        unknown = set(resolution) - {"code", "short_desc"}
+        if unknown:
+            raise BuildError(f"resolution takes code and short_desc, not {sorted(unknown)}")
+        n = len(last.get("resolutions") or []) + 1
+        by = complaints.BUYER_GRO_ID if gro else complaints.BUYER_SUPPORT_ID
+        proposed = complaints.resolution(f"R{n}", now=ctx["timestamp"], by=by, **resolution)
+    try:
+        message = complaints.answered(
+            last, bap_id=state.bap_id, domain=str(ctx.get("domain")), code=code,
+            now=ctx["timestamp"], short_desc=short_desc, gro=gro, resolution=proposed,
+            legacy_names=legacy_names,
+        )
+    except (KeyError, TypeError) as exc:
+        raise BuildError(f"on_issue: the received issue lacks {exc}") from None
+    return {"context": ctx, "message": message}
+
+
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "search": build_search,
     "search_full_catalog": build_search,
@@ -540,6 +581,7 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "catalog_rejection": build_catalog_rejection,
     "issue_open": build_issue_open,
     "issue": build_issue,
+    "on_issue": build_on_issue,
 }
 
 

@@ -1,6 +1,9 @@
 """The sandbox buyer app (BAP): signs and sends requests (search via the gateway, everything
 else straight to the seller's bpp_uri), receives every ``on_*`` callback on its own HTTP server,
 verifies its signature against the registry and ACKs it, and records all of it for the runner.
+It also receives the one request a seller sends to a buyer app, ``issue`` (IGM flow 2: the
+seller's complaint), checked, ACKed and recorded the same way (a ``Callback`` is whatever the
+buyer app received; the runner's ``await`` steps wait for either).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ CALLBACK_ACTIONS = (
     "on_update", "on_rating", "on_support",
     "on_issue",  # IGM 2.0.0: the seller's answers to complaints, and its later pushes
 )
+# requests a seller sends to the buyer app: its own complaint (IGM 2.0.0 flow 2), answered
+# with the buyer app's on_issue (scenario steps `send: on_issue`)
+REQUEST_ACTIONS = ("issue",)
 BNP_INVALID_SIGNATURE = "20001"
 
 
@@ -205,6 +211,6 @@ class BuyerApp:
             action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
             return await self.receive(action, await request.body(), dict(request.headers))
 
-        for action in CALLBACK_ACTIONS:
+        for action in (*CALLBACK_ACTIONS, *REQUEST_ACTIONS):
             api.add_api_route(f"/{action}", endpoint, methods=["POST"], name=action)
         return api

@@ -556,11 +556,13 @@ async def perform_remote_seller_action(
     """Order actions take ``{order_id, params}``; catalogue actions (set_price, set_stock,
     disable_item, enable_item) take ``{params: {item, ...}, after_message_id}`` with the item
     already resolved to an id, and answer the completed params (the price set...); issue
-    actions (issue_ask_info, issue_propose...) take ``{issue_id, params, after_message_id}``."""
+    actions (issue_ask_info, issue_propose...; the complaint's issue_raise, issue_accept...)
+    take ``{issue_id, params, after_message_id}``."""
     from ondc_adapter.sandbox.builders import FlowState
     from ondc_adapter.sandbox.runner import SellerActionFailed
     from ondc_adapter.sandbox.seller import (
         CATALOGUE_ACTIONS,
+        COMPLAINT_ACTIONS,
         ISSUE_ACTIONS,
         ServiceSeller,
         remote_issue_action,
@@ -572,7 +574,7 @@ async def perform_remote_seller_action(
     if not seller.supports(f"seller.{action}"):
         return JSONResponse({"error": f"seller action {action!r} unsupported"}, status_code=404)
     catalogue = action in CATALOGUE_ACTIONS
-    if action in ISSUE_ACTIONS:
+    if action in ISSUE_ACTIONS or action in COMPLAINT_ACTIONS:
         return await remote_issue_action(seller, action, raw)
     try:
         data = json.loads(raw)

@@ -67,8 +67,8 @@ def print_result(console: Console, result: FlowResult) -> None:
     console.print(f"{verdict} in {result.elapsed_s:.2f}s")
 
 
-# The flows ONDC's log validator defines, by version (retail 1.2.0; IGM 2.0.0, whose FLOW_2 and
-# FLOW_3 have no scenario yet): a bundle naming any other flow id would be "verified" without a
+# The flows ONDC's log validator defines, by version (retail 1.2.0; IGM 2.0.0, whose FLOW_3 has
+# no scenario yet): a bundle naming any other flow id would be "verified" without a
 # single check (certification.md), so none is written. An IGM bundle naming another flow would
 # even pass with its ref and actor checks off (lvu/igm_rules.py).
 VALIDATOR_FLOWS = {

@@ -231,6 +231,11 @@ class ScenarioRunner:
                 paths.set_path(payload, path, _resolve(value, state))
         except (BuildError, paths.PathError) as exc:
             return StepOutcome(step, "fail", note=f"cannot build {step.action}: {exc}")
+        if step.reply_to:  # an on_* answering a request the buyer app received: its message_id
+            answered = paths.get(state.messages.get(step.reply_to, {}), "context.message_id", None)
+            if not answered:
+                return StepOutcome(step, "fail", note=f"no message {step.reply_to!r} to answer")
+            payload["context"]["message_id"] = answered
         sent = await self.buyer.send(step.action, payload)
         sent_by_step[str(step.id)] = sent
         seen_ids.add(payload["context"]["message_id"])

@@ -4,10 +4,15 @@ A scenario is a list of steps. Each step does one thing:
 
 * ``send: <action>``      the buyer app sends a request built by ``build`` (a named builder
                           with parameters, see ``builders.py``), then applies ``set`` overrides;
+                          an ``on_*`` the buyer app sends (``on_issue``, IGM flow 2) with
+                          ``reply_to: <step id>`` answers the request received at that step
+                          (its message_id), without it it is unsolicited (a new message_id);
 * ``await: <on_action>``  wait for a callback: ``reply_to: <step id>`` for the answer to a
                           request, or ``unsolicited: true`` for a seller push, optionally
                           filtered by ``where`` (path/equals pairs); with ``absent: true``
                           the step passes only if NO such callback comes within ``timeout``;
+                          ``await: issue`` waits alike for the request a seller sends to the
+                          buyer app (IGM flow 2: its complaint; ``unsolicited: true``);
 * ``seller: <action>``    make the seller do something (advance a fulfillment, cancel,
                           part-cancel; change an item's price, stock or availability) through
                           the adapter's seller-side functions. The step records what it did
@@ -143,10 +148,9 @@ def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
 
 # Certification flows of ONDC's log-validation utility that have no scenario file, and why.
 # ``sandbox flows`` lists them, ``sandbox run`` says why. Every retail 1.2.0 flow (1-9) ships;
-# of IGM 2.0.0, flow 1 (igm-1, a buyer's complaint) does.
+# of IGM 2.0.0, flow 1 (igm-1, a buyer's complaint) and flow 2 (igm-2, the seller's complaint
+# escalated to the buyer app's GRO) do.
 NOT_SHIPPED: dict[str, str] = {
-    "igm-2": "IGM flow 2 (FLOW_2: the seller raises an issue with the buyer app and escalates it "
-             "to the buyer app's GRO) comes with the node's seller-raised issues",
     "igm-3": "IGM flow 3 (FLOW_3: a complaint cascaded to the logistics provider) comes once the "
              "node buys delivery from ONDC logistics; today the seller delivers itself",
 }

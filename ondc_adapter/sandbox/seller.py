@@ -4,7 +4,9 @@ functions (the ones its admin API and CLI call): order actions (advance a fulfil
 part-cancel, accept), catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
 ``enable_item``), which also push incremental ``on_search`` to subscribed buyer apps, and
 actions on the flow's complaint (``issue_ask_info``, ``issue_propose``, ``issue_resolve``...,
-through ``igm.service``), each sending its ``on_issue``."""
+through ``igm.service``), each sending its ``on_issue``, and on the complaint the seller raises
+itself (``issue_raise``, ``issue_accept``, ``issue_escalate``, ``issue_close``..., through
+``igm.complainant``), each sending its ``issue`` to the buyer app."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 
 from ondc_adapter.protocol.durations import utcnow
+from ondc_adapter.sandbox import paths
 from ondc_adapter.sandbox.builders import BuildError, FlowState, pick_items
 from ondc_adapter.sandbox.runner import SellerActionFailed
 from ondc_adapter.settings import Settings
@@ -110,6 +113,69 @@ def prepare_issue_action(action: str, params: dict[str, Any], state: FlowState
         raise BuildError("issue_propose needs a kind (REFUND, REPLACEMENT...)")
     latest = state.latest("issue")
     return state.issue_id(), str(latest["context"]["message_id"])
+
+
+# Actions on the complaint the seller raises itself (IGM 2.0.0 flow 2, through
+# ``igm.complainant``), each sending an ``issue`` to the buyer app: what each takes in
+# ``params``. ``issue_raise`` opens it in the flow's transaction (``transaction``: ``order``,
+# the default once an order is confirmed, or ``search``) about a store (``provider``: default
+# the order's, else the first of the latest on_search); the others act on the issue of the
+# latest ``issue`` the buyer app received, once the node has taken in the buyer app's latest
+# ``on_issue``. ``issue_taken`` changes nothing: it waits for that and checks the issue's
+# ``status`` (and ``level``) as the node holds it.
+COMPLAINT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "issue_raise": ("category", "short_desc", "long_desc", "provider", "transaction"),
+    "issue_provide_info": ("text",),
+    "issue_accept": ("text",),
+    "issue_reject": ("text",),
+    "issue_escalate": ("text",),
+    "issue_close": ("text",),
+    "issue_taken": ("status", "level"),
+}
+# what each complainant step is to ``igm.complainant.act``
+COMPLAINT_STEPS = {"issue_provide_info": "provide-info", "issue_accept": "accept",
+                   "issue_reject": "reject", "issue_escalate": "escalate",
+                   "issue_close": "close"}
+# what a seller complains of by default (IGM 2.0.0 enums): VIS001, the store is not shown
+COMPLAINT_TEXTS = {"VIS001": ("Store not visible", "The store does not show in the buyer app")}
+
+
+def _provider_of(state: FlowState) -> str:
+    if "on_confirm" in state.last:
+        provider = paths.get(state.last["on_confirm"], "message.order.provider.id", None)
+        if provider:
+            return str(provider)
+    providers = paths.get(state.latest("on_search"), "message.catalog.bpp/providers", None)
+    if not providers or not isinstance(providers[0], dict) or not providers[0].get("id"):
+        raise BuildError("issue_raise: no provider in the latest on_search; give one")
+    return str(providers[0]["id"])
+
+
+def prepare_complaint_action(action: str, params: dict[str, Any], state: FlowState
+                             ) -> tuple[str | None, str | None]:
+    """Buyer-side part of a complaint action, the same for in-process and ``--url`` runs:
+    complete ``params`` (``issue_raise``: the transaction id, store and texts) and return the
+    issue id (None to raise one) and the message_id of the buyer app's latest ``on_issue``
+    (the node acts once it has taken that in; None before the first)."""
+    unknown = sorted(set(params) - set(COMPLAINT_ACTIONS[action]))
+    if unknown:
+        raise BuildError(f"{action} takes {', '.join(COMPLAINT_ACTIONS[action])}, not {unknown}")
+    if action == "issue_raise":
+        which = params.get("transaction") or ("order" if state.order_id else "search")
+        if which not in ("order", "search"):
+            raise BuildError("issue_raise: transaction is order or search")
+        params["transaction"] = (state.transaction_id if which == "order"
+                                 else state.search_transaction_id)
+        params["provider"] = str(params.get("provider") or _provider_of(state))
+        category = str(params.setdefault("category", "VIS001"))
+        short, long = COMPLAINT_TEXTS.get(category, (f"Complaint {category}",) * 2)
+        params.setdefault("short_desc", short)
+        params.setdefault("long_desc", long)
+        return None, None
+    answer = state.last.get("on_issue")
+    return state.issue_id(), str(answer["context"]["message_id"]) if answer else None
+
+
 # How long a catalogue action waits for the adapter to have handled the flow's latest search
 # (a catalog_inc start/stop reaches it through the gateway after the buyer app's ACK).
 SETTLE_SECONDS = 5.0
@@ -181,6 +247,9 @@ class RemoteSeller:
         elif action in ISSUE_ACTIONS:
             issue_id, after = prepare_issue_action(action, params, state)
             body = {"issue_id": issue_id, "params": params, "after_message_id": after}
+        elif action in COMPLAINT_ACTIONS:
+            complaint, after_answer = prepare_complaint_action(action, params, state)
+            body = {"issue_id": complaint, "params": params, "after_message_id": after_answer}
         else:
             if not state.order_id:
                 raise SellerActionFailed(f"{action} needs a confirmed order")
@@ -199,8 +268,9 @@ class RemoteSeller:
             answer = response.json()
         except ValueError:
             raise SellerActionFailed(f"{url}: answer is not JSON") from None
-        if action in CATALOGUE_ACTIONS and isinstance(answer.get("params"), dict):
-            params.update(answer["params"])  # what the other process set (e.g. the price)
+        if (action in CATALOGUE_ACTIONS or action in COMPLAINT_ACTIONS) and isinstance(
+                answer.get("params"), dict):
+            params.update(answer["params"])  # what the other process set (price, issue id)
         return str(answer.get("done", action))
 
 
@@ -243,7 +313,7 @@ class ServiceSeller:
         if not capability.startswith("seller."):
             return True
         action = capability.removeprefix("seller.")
-        if action in CATALOGUE_ACTIONS or action in ISSUE_ACTIONS:
+        if action in CATALOGUE_ACTIONS or action in ISSUE_ACTIONS or action in COMPLAINT_ACTIONS:
             return True
         service = self._service()
         name = self.FUNCTIONS.get(action)
@@ -251,8 +321,8 @@ class ServiceSeller:
 
     def actions(self) -> list[str]:
         """Every seller action this adapter offers (``sandbox up`` publishes the list)."""
-        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *ISSUE_ACTIONS]
-                if self.supports(f"seller.{a}")]
+        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *ISSUE_ACTIONS,
+                            *COMPLAINT_ACTIONS] if self.supports(f"seller.{a}")]
 
     async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:
         if action in CATALOGUE_ACTIONS:
@@ -262,6 +332,10 @@ class ServiceSeller:
             issue_id, after = prepare_issue_action(action, params, state)
             return await self.issue_action(action, params, issue_id=issue_id,
                                            after_message_id=after)
+        if action in COMPLAINT_ACTIONS:
+            complaint, after_answer = prepare_complaint_action(action, params, state)
+            return await self.complaint_action(action, params, issue_id=complaint,
+                                               after_message_id=after_answer)
         service = self._service()
         name = self.FUNCTIONS.get(action)
         if service is None or name is None or not hasattr(service, name):
@@ -423,22 +497,89 @@ class ServiceSeller:
         # the step's key fields: what was done ("propose REFUND"); the issue id is the flow's
         return f"{action.removeprefix('issue_')} {params.get('kind') or ''}".strip()
 
+    async def complaint_action(
+        self, action: str, params: dict[str, Any], *, issue_id: str | None,
+        after_message_id: str | None,
+    ) -> str:
+        """The node as complainant (IGM flow 2), through ``igm.complainant`` (what the issues
+        CLI calls), its ``issue`` written to the outbox in the same transaction, then a
+        wake-up of the dispatcher. A refusal (``IssueRefusal``: accepting with nothing
+        proposed, escalating twice...) fails the step with the node's reason."""
+        from sqlalchemy import select
+
+        from ondc_adapter import outbox
+        from ondc_adapter.igm import complainant
+        from ondc_adapter.igm import service as igm
+        from ondc_adapter.igm.rules import IssueRefusal
+        from ondc_adapter.igm.tables import IssueRecord
+
+        if action not in COMPLAINT_ACTIONS:
+            raise SellerActionFailed(f"no complaint action {action!r}")
+        if after_message_id:
+            await self._settled(after_message_id, "on_issue")
+        st = self.app.state
+        now = utcnow()
+        try:
+            async with st.db.session() as session:
+                if action == "issue_taken":
+                    record = (await session.scalars(select(IssueRecord).where(
+                        IssueRecord.issue_id == issue_id,
+                        IssueRecord.role == complainant.COMPLAINANT))).first()
+                    if record is None:
+                        raise SellerActionFailed(f"the adapter raised no issue {issue_id}")
+                    for name in ("status", "level"):
+                        want, held = params.get(name), getattr(record, name)
+                        if want and held != want:
+                            raise SellerActionFailed(f"issue {issue_id}: {name} is {held}, "
+                                                     f"expected {want}")
+                    return f"{record.status} {record.level}"
+                if action == "issue_raise":
+                    outcome = await complainant.raise_issue(
+                        session, st.settings, transaction_id=str(params["transaction"]),
+                        provider_id=str(params["provider"]), category=str(params["category"]),
+                        short_desc=str(params["short_desc"]), long_desc=str(params["long_desc"]),
+                        now=now)
+                    params["issue_id"] = outcome.record.issue_id
+                else:
+                    if issue_id is None:
+                        raise SellerActionFailed(f"{action}: the buyer app received no issue")
+                    outcome = await complainant.act(
+                        session, st.settings, issue_id, COMPLAINT_STEPS[action], now=now,
+                        text=params.get("text"))
+                for message in outcome.messages:
+                    await outbox.enqueue(session, message, now=now)
+        except (IssueRefusal, igm.IssueNotFound) as exc:
+            raise SellerActionFailed(f"{action}: {exc}") from exc
+        st.dispatcher.wake()
+        return f"{action.removeprefix('issue_')} {params.get('category') or ''}".strip()
+
 
 async def remote_issue_action(seller: ServiceSeller, action: str, raw: bytes) -> Any:
     """``POST <registry>/sandbox/seller/issue_*`` of a running ``sandbox up``: ``{issue_id,
-    params, after_message_id}`` from a ``RemoteSeller``, performed as in-process runs do."""
+    params, after_message_id}`` from a ``RemoteSeller``, performed as in-process runs do
+    (a complaint action's issue_id and after_message_id may be null: see
+    ``prepare_complaint_action``)."""
     from fastapi.responses import JSONResponse
 
+    complaint = action in COMPLAINT_ACTIONS
     try:
         data = json.loads(raw)
         params = dict(data.get("params") or {})
-        issue_id, after = str(data["issue_id"]), str(data["after_message_id"])
+        issue_id, after = data["issue_id"], data["after_message_id"]
+        if not complaint or issue_id is not None:
+            issue_id = str(issue_id)
+        if not complaint or after is not None:
+            after = str(after)
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "body must be {issue_id, params, after_message_id}"},
                             status_code=400)
     try:
-        note = await seller.issue_action(action, params, issue_id=issue_id,
-                                         after_message_id=after)
+        if complaint:
+            note = await seller.complaint_action(action, params, issue_id=issue_id,
+                                                 after_message_id=after)
+        else:
+            note = await seller.issue_action(action, params, issue_id=issue_id,
+                                             after_message_id=after)
     except SellerActionFailed as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
-    return JSONResponse({"done": note})
+    return JSONResponse({"done": note, **({"params": params} if complaint else {})})

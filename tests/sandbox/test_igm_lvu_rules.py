@@ -1,7 +1,8 @@
 """ONDC's log-validator rules for IGM 2.0.0, ported (``ondc_adapter.lvu.igm_rules``): the
 sandbox's igm-1 bundle comes out clean, and that bundle broken in one way is flagged by the rule
 that owns that way, naming itself and the validator file it comes from. At least one broken
-bundle per rule; several for the rules that guard several things."""
+bundle per rule; several for the rules that guard several things. The igm-2 bundle (FLOW_2:
+other refs, the actors' org names turned round) comes out clean too, and breaks alike."""
 
 from __future__ import annotations
 
@@ -200,11 +201,7 @@ BROKEN: list[tuple[str, str, Break]] = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "what", "breaking"), BROKEN,
-                         ids=[f"{r}-{w}" for r, w, _ in BROKEN])
-def test_a_broken_bundle_is_flagged_by_its_rule(rule: str, what: str, breaking: Break) -> None:
-    broken = bundle()
-    breaking(broken)
+def _flagged(broken: dict[str, Any], rule: str) -> None:
     findings = validate_bundle(broken)
     named = [f for f in findings if f.rule == rule]
     assert named, "\n".join(map(str, findings)) or "no finding"
@@ -212,6 +209,89 @@ def test_a_broken_bundle_is_flagged_by_its_rule(rule: str, what: str, breaking: 
         assert finding.message and finding.source
         assert finding.source.startswith(("utils/", "schema/Igm/2.0.0/", "shared/")), finding
         assert finding.rule in str(finding) and finding.source in str(finding)
+
+
+@pytest.mark.parametrize(("rule", "what", "breaking"), BROKEN,
+                         ids=[f"{r}-{w}" for r, w, _ in BROKEN])
+def test_a_broken_bundle_is_flagged_by_its_rule(rule: str, what: str, breaking: Break) -> None:
+    broken = bundle()
+    breaking(broken)
+    _flagged(broken, rule)
+
+
+# -- FLOW_2 (sandbox igm-2): the seller complains; its issues are the node's, its on_issue the
+# buyer app's. The flow turns the actors' org names round and asks for other refs.
+
+
+@cache
+def _exported_2() -> tuple[dict[str, Any], dict[str, bytes]]:
+    with tempfile.TemporaryDirectory() as work:
+        output = asyncio.run(run_flow(
+            "igm-2", domain=DOMAIN, options=NetworkOptions(domains=[DOMAIN], work_dir=Path(work))))
+    assert output.result.ok, [p for o in output.result.outcomes for p in o.problems]
+    return output.result.export, output.result.wire
+
+
+def bundle_2() -> dict[str, Any]:
+    """A fresh copy of the exported igm-2 bundle, as the validator would parse it."""
+    export, wire = _exported_2()
+    return {**copy.deepcopy(export),
+            "payload": {k: json.loads(wire[k]) for k in export["payload"]}}
+
+
+def test_the_igm_2_bundle_is_clean_and_is_flow_2() -> None:
+    clean = bundle_2()
+    assert clean["flow"] == "FLOW_2"
+    assert validate_bundle(clean) == []
+    # the same payloads called FLOW_1 would fail FLOW_1's refs and org names
+    as_flow_1 = {**clean, "flow": "FLOW_1"}
+    rules = {(f.rule, f.key) for f in validate_bundle(as_flow_1)}
+    assert ("igm.refs", "issue_open") in rules and ("igm.actors", "issue_open") in rules
+
+
+BROKEN_2: list[tuple[str, str, Break]] = [
+    ("igm.bundle", "escalated spelt right (the validator's key is issue_esclated)",
+     lambda d: d["payload"].update(issue_escalated=d["payload"].pop("issue_esclated"))),
+    ("igm.actors", "the seller's interfacing NP named after the buyer app",
+     lambda d: actor(d, "issue_open", "INTERFACING_NP")["info"]["org"].update(
+         name=f"{d['bap_id']}::{DOMAIN}")),
+    ("igm.actors", "the buyer app's GRO named after the seller (FLOW_1's rule)",
+     lambda d: actor(d, "on_issue_gro_resolved", "COUNTERPARTY_NP_GRO")["info"]["org"].update(
+         name=f"{d['bpp_id']}::{DOMAIN}")),
+    ("igm.actors", "the buyer app's support without the domain",
+     lambda d: actor(d, "issue_esclated", "COUNTERPARTY_NP")["info"]["org"].update(
+         name=d["bap_id"])),
+    ("igm.refs", "no TRANSACTION ref", lambda d: _drop_ref(d, "issue_open", "TRANSACTION")),
+    ("igm.refs", "no PROVIDER ref", lambda d: _drop_ref(d, "on_issue_gro_processing", "PROVIDER")),
+    ("igm.status", "the proposal RESOLVED",
+     lambda d: issue(d, "on_issue_resolution_proposed").update(status="RESOLVED")),
+    ("igm.status", "resolved still PROCESSING",
+     lambda d: issue(d, "on_issue_resolved").update(status="PROCESSING")),
+    ("igm.schema", "level spelt as another validator does",
+     lambda d: issue(d, "issue_esclated").update(level="GREVIENCE")),
+    ("igm.timestamps", "the GRO's answer not later than created_at",
+     lambda d: issue(d, "on_issue_gro_processing").update(
+         updated_at=issue(d, "on_issue_gro_processing")["created_at"])),
+    ("igm.actor_ids", "complainant is the buyer app",
+     lambda d: issue(d, "on_issue_gro_processing").update(complainant_id="BUYER-NP-1")),
+    ("igm.resolutions", "closed without the resolutions",
+     lambda d: issue(d, "issue_gro_close").pop("resolutions")),
+    ("igm.consistency", "the GRO answers in another transaction",
+     lambda d: ctx(d, "on_issue_gro_resolution_proposed").update(
+         transaction_id="another-transaction")),
+    ("igm.last_action", "escalation's last_action_id is the opening's",
+     lambda d: issue(d, "issue_esclated").update(
+         last_action_id=issue(d, "issue_esclated")["actions"][0]["id"])),
+]
+
+
+@pytest.mark.parametrize(("rule", "what", "breaking"), BROKEN_2,
+                         ids=[f"{r}-{w}" for r, w, _ in BROKEN_2])
+def test_a_broken_flow_2_bundle_is_flagged_by_its_rule(rule: str, what: str,
+                                                       breaking: Break) -> None:
+    broken = bundle_2()
+    breaking(broken)
+    _flagged(broken, rule)
 
 
 def test_every_igm_rule_has_a_broken_bundle() -> None:

@@ -143,7 +143,7 @@ def test_sandbox_run_writes_the_bundle_and_reports_the_igm_rules(tmp_path: Path)
     assert "0 finding(s) in flow FLOW_1 (ONDC:RET12, IGM 2.0.0)" in checked.stdout
 
 
-def test_flows_lists_igm_1_and_says_when_the_others_come() -> None:
+def test_flows_lists_igm_1_and_2_and_says_when_flow_3_comes() -> None:
     from typer.testing import CliRunner
 
     from ondc_adapter.cli import app
@@ -152,5 +152,6 @@ def test_flows_lists_igm_1_and_says_when_the_others_come() -> None:
     assert r.exit_code == 0, r.output
     listed = " ".join(r.output.split())
     assert "igm-1 IGM flow 1" in listed
-    assert "igm-2" in listed and "seller-raised" in listed
-    assert "igm-3" in listed and "logistics" in listed
+    assert "igm-2 IGM flow 2: the seller's complaint" in listed
+    assert "not yet" in listed and "igm-3" in listed and "logistics" in listed
+    assert listed.index("igm-2") < listed.index("not yet")  # igm-2 is no longer "not yet"
