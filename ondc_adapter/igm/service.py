@@ -13,7 +13,7 @@ times ONDC expects.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -117,7 +117,10 @@ async def set_officer(
 async def find(
     session: AsyncSession, issue_id: str, *, bap_id: str | None = None, lock: bool = False
 ) -> IssueRecord | None:
-    stmt = select(IssueRecord).where(IssueRecord.issue_id == issue_id)
+    # the issues this node answers; those it raised are igm.complainant's
+    stmt = select(IssueRecord).where(
+        IssueRecord.issue_id == issue_id, IssueRecord.role == "respondent"
+    )
     if bap_id is not None:
         stmt = stmt.where(IssueRecord.bap_id == bap_id)
     if lock:
@@ -244,6 +247,8 @@ async def take_action(
         "descriptor": {"code": code, "short_desc": text or DEFAULT_TEXT.get(code, code)},
     }
     status = rules.status_after(code, record.status)
+    # the GRO is named as soon as a resolution is proposed: the buyer escalates to them
+    gro = await officer(session, settings, GRO) if code == "RESOLUTION_PROPOSED" else None
     issue = wire.appended(
         record.issue,
         action=action,
@@ -253,13 +258,18 @@ async def take_action(
         subscriber_id=settings.subscriber_id,
         domain=record.domain,
         resolution=resolution,
+        also=gro,
     )
     message = wire.on_issue_message(issue, legacy_names=settings.igm_legacy_names)
     if reply_to is not None:
-        out = OutboundMessage.reply(reply_to, message, settings=settings, now=now)
+        located = Context.model_validate(
+            wire.with_location(reply_to.context.model_dump(exclude_none=True))
+        )
+        request = replace(reply_to, context=located)
+        out = OutboundMessage.reply(request, message, settings=settings, now=now)
     else:
         out = OutboundMessage.unsolicited(
-            Context.model_validate(record.context),
+            Context.model_validate(wire.with_location(record.context)),
             "on_issue",
             message,
             settings=settings,
