@@ -46,7 +46,17 @@ NACK_CODES = ("30000", "30016", "30022", "31001")
 CACHE_RESULTS = ("hit_local", "hit_shared", "miss", "refresh")
 LOOKUP_OUTCOMES = ("ok", "not_found", "error")
 CALLBACK_OUTCOMES = ("delivered", "nacked", "retry", "expired", "refused")
-CALLBACK_ACTIONS = tuple(f"on_{action}" for action in BPP_ACTIONS)
+# What the dispatcher sends: the on_* answer of every request this node serves (a request that
+# is itself an answer, on_issue, or that has none, catalog_rejection, has no on_* of its own),
+# and the issue this node raises as a complainant (IGM flow 2).
+CALLBACK_ACTIONS = (
+    *(
+        f"on_{action}"
+        for action in BPP_ACTIONS
+        if not action.startswith("on_") and action != "catalog_rejection"
+    ),
+    "issue",
+)
 PROCESS_RESULTS = ("processed", "retry", "failed")
 # IGM deadlines the watcher reports (igm/watch.py): which, and how far along
 IGM_DEADLINES = ("response", "resolution")
