@@ -42,10 +42,12 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.cities import CityDirectory
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
-from ondc_adapter.catalogue.on_search import MAX_SQL_IDS, BppProfile, Page, iter_pages
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.on_search_pages import MAX_SQL_IDS, iter_pages
+from ondc_adapter.catalogue.page_builder import Page
 from ondc_adapter.catalogue.reply_cache import ReplyCache
 from ondc_adapter.catalogue.search import SearchIndex, parse_intent
 from ondc_adapter.catalogue.store import stock_changes

@@ -43,6 +43,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import write
+from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.models import (
     FieldProblem,
     ItemIn,
@@ -53,7 +54,6 @@ from ondc_adapter.catalogue.models import (
     pydantic_problems,
 )
 from ondc_adapter.catalogue.odop import OdopProduct
-from ondc_adapter.catalogue.on_search import BppProfile
 from ondc_adapter.catalogue.tables import Location, Provider, Subscription, VariantGroup
 from ondc_adapter.settings import Settings
 from ondc_adapter.storage import Database

@@ -52,8 +52,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.cities import CityDirectory
-from ondc_adapter.catalogue.on_search import BppProfile, Page, iter_link_pages, stream_catalogue
+from ondc_adapter.catalogue.link_text import iter_link_pages, stream_catalogue
+from ondc_adapter.catalogue.page_builder import Page
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.tables import Item, Location, Provider, VariantGroup
 from ondc_adapter.protocol.durations import format_timestamp

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 
-from ondc_adapter.catalogue.on_search import Page
+from ondc_adapter.catalogue.page_builder import Page
 
 
 @dataclass

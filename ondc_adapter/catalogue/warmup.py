@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ondc_adapter.catalogue.on_search import item_rows
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.on_search_reads import item_rows
 from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.tables import Item
 from ondc_adapter.storage import Database

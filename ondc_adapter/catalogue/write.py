@@ -18,9 +18,9 @@ from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue.item_text import static_text
 from ondc_adapter.catalogue.models import ItemIn, LocationIn, ProviderIn, VariantGroupIn
 from ondc_adapter.catalogue.odop import OdopProduct
-from ondc_adapter.catalogue.on_search import static_text
 from ondc_adapter.catalogue.tables import (
     STATIC_JSON_COLUMNS,
     Item,

@@ -295,8 +295,9 @@ async def test_fast_item_text_equals_item_json(pg_db: Database, tmp_path: Path) 
     from sqlalchemy import update
 
     from ondc_adapter.catalogue import write
+    from ondc_adapter.catalogue.item_text import ITEM_COLUMNS, item_json, item_text
+    from ondc_adapter.catalogue.json_text import Timestamps as _Timestamps
     from ondc_adapter.catalogue.models import parse_item
-    from ondc_adapter.catalogue.on_search import ITEM_COLUMNS, _Timestamps, item_json, item_text
     from ondc_adapter.catalogue.tables import Item
 
     await _load(pg_db, tmp_path)
