@@ -9,11 +9,13 @@ Claiming: PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes work side
 waiting on each other. SQLite has a single writer: the claim is an UPDATE, which takes the
 database write lock for the rest of the transaction, so two processes cannot both run a row.
 
-Batches: ``run`` claims up to ``batch_size`` due rows at once and processes them in that one
+Batches: once requests queue up (the row claimed first has waited longer than
+``BATCH_AFTER``), ``run`` claims up to ``batch_size`` due rows and processes them in that one
 transaction, each row inside its own savepoint. A claim, a commit and the session around them
 cost more than the seller logic of a search; sharing them among a batch is what lets the
-answering side keep up with the ACK side. A batch is never padded: under light load it is one
-row, processed as soon as it arrives.
+answering side keep up with the ACK side. Without a queue each row is its own transaction:
+every callback of a batch leaves only when the batch commits, which would delay the first
+answers for nothing when there is no backlog to catch up with.
 
 A handler exception rolls back to a savepoint (its partial writes vanish), counts an attempt and
 retries later with backoff; after ``max_attempts`` the row is marked failed and an ``on_*`` with
@@ -28,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.contextvars import bound_contextvars
 
@@ -45,6 +47,8 @@ from ondc_adapter.settings import Settings
 from ondc_adapter.storage.engine import Database
 
 log = get_logger(__name__)
+
+BATCH_AFTER = timedelta(milliseconds=50)  # a row older than this means requests queue up
 
 
 def inbound_from_row(row: InboxEntry) -> InboundRequest:
@@ -148,7 +152,10 @@ class InboxProcessor:
         """Claim up to ``limit`` due rows and process them in one transaction (a savepoint
         each); returns how many were claimed."""
         async with self.db.session() as session:
-            rows = await self._claim(session, limit)
+            rows = await self._claim(session, 1)
+            if rows and limit > 1 and self.clock() - rows[0].next_attempt_at > BATCH_AFTER:
+                # SKIP LOCKED skips other transactions' locks, not this one's: name the first
+                rows += await self._claim(session, limit - 1, besides=rows[0].id)
             enqueued = 0
             for row in rows:
                 enqueued += await self._process(session, row)
@@ -156,11 +163,17 @@ class InboxProcessor:
             self.on_enqueued()
         return len(rows)
 
-    async def _claim(self, session: AsyncSession, limit: int = 1) -> list[InboxEntry]:
+    async def _claim(
+        self, session: AsyncSession, limit: int = 1, besides: int | None = None
+    ) -> list[InboxEntry]:
         now = self.clock()
         due = (
             select(InboxEntry)
-            .where(InboxEntry.status == RECEIVED, InboxEntry.next_attempt_at <= now)
+            .where(
+                InboxEntry.status == RECEIVED,
+                InboxEntry.next_attempt_at <= now,
+                InboxEntry.id != besides if besides is not None else true(),
+            )
             .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
             .limit(limit)
         )

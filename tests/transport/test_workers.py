@@ -144,6 +144,46 @@ async def test_processors_in_parallel_process_each_row_once(pg_db, settings, bap
     assert len(outbox) == len(set(outbox)) == 12
 
 
+@pytest.mark.parametrize("backlog", [False, True])
+async def test_batches_process_each_row_once(each_db, settings, bap, backlog) -> None:
+    """A queue (rows older than BATCH_AFTER) is taken in batches, several processors side by
+    side; without one, a row at a time. Either way every row is processed exactly once."""
+    t0 = datetime.now(UTC)
+    for db in [each_db]:
+        async with db.session() as s:
+            for _ in range(20):
+                body = request_body(
+                    "search", bap=bap, bap_uri="https://buyer.test/", bpp_id="seller.test",
+                    bpp_uri="https://seller.test/ondc",
+                )
+                ctx = orjson.loads(body)["context"]
+                s.add(InboxEntry(**InboxRecord(
+                    "search", ctx["bap_id"], ctx["transaction_id"], ctx["message_id"], body,
+                    "buyer.test", None, t0,
+                ).row()))
+        later = t0 + (timedelta(seconds=1) if backlog else timedelta(0))
+        handlers = not_supported_handlers()
+        workers = [
+            InboxProcessor(db, settings, handlers, clock=lambda at=later: at)
+            for _ in range(2 if db.is_postgres else 1)
+        ]
+
+        async def drain(p: InboxProcessor) -> list[int]:
+            sizes = []
+            while claimed := await p.process_batch(8):
+                sizes.append(claimed)
+            return sizes
+
+        sizes = [n for batch in await asyncio.gather(*(drain(p) for p in workers)) for n in batch]
+        assert sum(sizes) == 20
+        assert max(sizes) > 1 if backlog else set(sizes) == {1}
+        async with db.session() as s:
+            statuses = (await s.execute(select(InboxEntry.status))).scalars().all()
+            outbox = (await s.execute(select(OutboxEntry.message_id))).scalars().all()
+        assert statuses == [PROCESSED] * 20
+        assert len(outbox) == len(set(outbox)) == 20
+
+
 def test_default_handlers_answer_every_action() -> None:
     from ondc_adapter.settings import Settings
 
