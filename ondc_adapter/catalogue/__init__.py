@@ -12,7 +12,11 @@ Modules (one concept each):
 * ``sample``     streaming sample-catalogue generator built from the ODOP registry
 * ``text``       name normalisation, transliteration-tolerant keys, place-name aliases
 * ``search``     the in-memory search index and the intent -> query parser
-* ``on_search``  the ``on_search`` catalogue builder (full, incremental, paged by size)
+* ``on_search``  the ``on_search`` catalogue builder (full, incremental, paged by size); its
+                 parts: ``on_search_pages`` (what a search reads and packs), ``on_search_reads``
+                 (database reads), ``item_text``, ``provider_header``, ``page_builder``,
+                 ``bpp_profile``, ``link_text``, ``json_text``
+* ``reply_cache`` whole search answers reused while the catalogue is unchanged
 * ``handler``    the ``search`` handler and the incremental push to subscribed buyer apps
 * ``validator``  a domain validator of ``on_search`` payloads (LVU-style rules)
 * ``admin``      the seller admin HTTP API
