@@ -127,6 +127,10 @@ class InboxProcessor:
                 await asyncio.sleep(self.poll_seconds)
             if worked or self._missed:
                 self._missed = False
+                if worked and self._idle:
+                    # there may be more: let one more loop look, so loops join in while work
+                    # lasts (at most one empty claim per loop once it is done)
+                    self._idle.pop().set()
                 continue
             event = asyncio.Event()
             self._idle.append(event)
