@@ -2,7 +2,9 @@
 
 ``list`` and ``show`` read; ``process``, ``ask-info``, ``propose`` and ``resolve`` act on an
 issue and queue the ``on_issue`` the buyer app must get (a running node's dispatcher sends it);
-``officers set|show`` name the support desk and the grievance redressal officer (GRO).
+``officers set|show`` name the support desk and the grievance redressal officer (GRO);
+``raise`` opens the seller's own complaint with a buyer app (IGM flow 2) and ``complaint``
+takes its next step (provide-info, accept, reject, escalate to the buyer app's GRO, close).
 
 A refusal (the action does not fit the issue now) exits 3 with its IGM code, an unknown issue
 exits 1, a contact the node could not send exits 2: one line on stderr each. See docs/igm.md.
@@ -21,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter import outbox
-from ondc_adapter.igm import service, views
+from ondc_adapter.igm import complainant, service, views
 from ondc_adapter.igm.rules import RESOLUTION_KINDS, IssueRefusal
 from ondc_adapter.igm.tables import IssueOfficer
 from ondc_adapter.protocol.durations import utcnow
@@ -32,7 +34,8 @@ T = TypeVar("T")
 STATUSES = ("OPEN", "PROCESSING", "RESOLVED", "CLOSED")
 
 issues_app = typer.Typer(
-    help="Issues (IGM): list, show, process, ask-info, propose, resolve; officers.",
+    help="Issues (IGM): list, show, process, ask-info, propose, resolve; raise, complaint; "
+    "officers.",
     no_args_is_help=True,
 )
 officers_app = typer.Typer(
@@ -227,6 +230,47 @@ def _officer_line(role: str, row: IssueOfficer | None, settings: Settings) -> st
     if name and email and phone:
         return f"{role:<8} {_safe(name)} <{_safe(email)}> {_safe(phone)}  (from ONDC_{prefix}_*)"
     return f"{role:<8} NOT NAMED: set ONDC_{prefix}_NAME/_EMAIL/_PHONE or `issues officers set`"
+
+
+@issues_app.command("raise")
+def raise_cmd(
+    transaction: Annotated[str, typer.Option(help="a transaction this node took part in")],
+    store: Annotated[str, typer.Option(help="the store (provider id) that complains")],
+    category: Annotated[str, typer.Option(help="ONDC's code, e.g. VIS001 (store not shown)")],
+    short: Annotated[str, typer.Option(help="the complaint in one line")],
+    long: Annotated[str, typer.Option(help="the complaint in full")],
+) -> None:
+    """Raise the seller's own complaint with the buyer app of a transaction (IGM flow 2):
+    ``issue`` OPEN goes to that buyer app, which answers with ``on_issue``."""
+    for option, value in (("--short", short), ("--long", long)):
+        _check_text(option, value)
+    _act(
+        lambda s, cfg: complainant.raise_issue(
+            s, cfg, transaction_id=transaction, provider_id=store, category=category,
+            short_desc=short, long_desc=long, now=utcnow(),
+        )
+    )
+
+
+@issues_app.command("complaint")
+def complaint_cmd(
+    issue_id: str,
+    step: Annotated[str, typer.Argument(help="provide-info, accept, reject, escalate, close")],
+    text: Annotated[str | None, typer.Option(help="what the buyer app reads")] = None,
+    resolution: Annotated[
+        str | None, typer.Option(help="accept/reject: the resolution id (default: the latest)")
+    ] = None,
+) -> None:
+    """The next step of a complaint this node raised; the ``issue`` goes to the buyer app."""
+    if step not in ("provide-info", "accept", "reject", "escalate", "close"):
+        typer.echo("error: STEP is provide-info, accept, reject, escalate or close", err=True)
+        raise typer.Exit(2)
+    _check_text("--text", text)
+    _act(
+        lambda s, cfg: complainant.act(
+            s, cfg, issue_id, step, now=utcnow(), text=text, resolution_id=resolution
+        )
+    )
 
 
 @officers_app.command("show")

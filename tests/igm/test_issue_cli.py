@@ -123,3 +123,33 @@ def test_the_admin_api_offers_every_resolution_kind() -> None:
 
     kinds = ProposeBody.model_json_schema()["properties"]["kind"]["enum"]
     assert tuple(kinds) == RESOLUTION_KINDS
+
+
+async def test_the_seller_raises_a_complaint_and_takes_its_steps(pg_db: Database) -> None:
+    """``issues raise`` sends the seller's complaint (flow 2) to the buyer app of the
+    transaction; ``issues complaint`` refuses a step that does not fit and queues one that
+    does."""
+    clock, settings = Clock(), igm_settings()
+    buyer = await confirmed_order(pg_db, clock, settings)
+    raised = await cli(
+        pg_db, "issues", "raise", "--transaction", buyer.transaction_id, "--store", "P1",
+        "--category", "VIS001", "--short", "Store not visible",
+        "--long", "The store does not show in the buyer app",
+    )
+    assert raised.exit_code == 0, raised.output
+    assert "OPEN, level ISSUE; queued issue" in raised.output
+    async with pg_db.session() as s:
+        [row] = (await s.scalars(select(OutboxEntry).where(OutboxEntry.action == "issue"))).all()
+    payload = json.loads(row.body)
+    assert row.url == payload["context"]["bap_uri"] + "/issue"
+    issue = payload["message"]["issue"]
+    assert {r["ref_type"] for r in issue["refs"]} == {"TRANSACTION", "PROVIDER"}
+    # nothing proposed yet: accepting is refused, escalating is a new issue step
+    refused = await cli(pg_db, "issues", "complaint", issue["id"], "accept")
+    assert refused.exit_code == 3 and "IGM001" in refused.output
+    escalated = await cli(pg_db, "issues", "complaint", issue["id"], "escalate",
+                          "--text", "No answer from the buyer app")
+    assert escalated.exit_code == 0 and "OPEN, level GRIEVANCE" in escalated.output
+    assert (await cli(pg_db, "issues", "complaint", issue["id"], "shout")).exit_code == 2
+    assert (await cli(pg_db, "issues", "raise", "--transaction", "nope", "--store", "P1",
+                      "--category", "VIS001", "--short", "x", "--long", "y")).exit_code == 3
