@@ -32,7 +32,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "orders": ("orders", "Orders: list, show, accept, advance, cancel."),
     "issues": (
         "issues",
-        "Issues (IGM): list, show, process, ask-info, propose, resolve; officers.",
+        "Issues (IGM): list, show, process, ask-info, propose, resolve; raise, complaint; "
+        "officers.",
     ),
     "sandbox": ("sandbox", "Local ONDC network for testing the adapter."),
     "registry": ("registry", "ONDC registry: subscribe and lookup."),
