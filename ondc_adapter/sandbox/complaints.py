@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ondc_adapter.igm import wire
+
 CONSUMER_ID = "CONSUMER-1"
 BUYER_NP_ID = "BUYER-NP-1"
 CLOSURE = [
@@ -168,45 +170,13 @@ def next_issue(
         issue["status"] = "CLOSED"
     else:
         issue["status"] = "PROCESSING" if issue.get("status") == "OPEN" else issue["status"]
-    target = [{"path": "issue.actions", "action": "APPENDED"}]
-    message: dict[str, Any] = {"update_target": target}
-    if legacy_names:
-        message["updated_target"] = target
-        issue["description"] = {
-            k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
-        }
-        issue["actions"] = [
-            {
-                **a,
-                "description": {
-                    "code": a["descriptor"]["code"],
-                    "short_desc": a["descriptor"]["short_desc"],
-                },
-            }
-            for a in issue["actions"]
-        ]
-    message["issue"] = issue
-    return message
+    # the same message shape, and pre-April-2025 twin names, as the node's own on_issue
+    return wire.on_issue_message(issue, legacy_names=legacy_names)
 
 
 def with_legacy_opening(message: dict[str, Any]) -> dict[str, Any]:
     """The opening ``issue`` with the pre-April-2025 ``description`` twins (see igm.wire)."""
-    out = copy.deepcopy(message)
-    issue = out["issue"]
-    issue["description"] = {
-        k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
-    }
-    issue["actions"] = [
-        {
-            **a,
-            "description": {
-                "code": a["descriptor"]["code"],
-                "short_desc": a["descriptor"]["short_desc"],
-            },
-        }
-        for a in issue["actions"]
-    ]
-    return out
+    return {**message, "issue": wire.with_legacy_names(copy.deepcopy(message["issue"]))}
 
 
 # -- the buyer app as respondent (IGM flow 2: the seller complains) ---------------------------
@@ -276,25 +246,8 @@ def answered(
     issue["last_action_id"] = action["id"]
     issue["updated_at"] = now
     issue["status"] = "RESOLVED" if code == "RESOLVED" else "PROCESSING"
-    target = [{"path": "issue.actions", "action": "APPENDED"}]
-    message: dict[str, Any] = {"update_target": target}
-    if legacy_names:
-        message["updated_target"] = target
-        issue["description"] = {
-            k: v for k, v in issue["descriptor"].items() if k in ("code", "short_desc", "long_desc")
-        }
-        issue["actions"] = [
-            {
-                **a,
-                "description": {
-                    "code": a["descriptor"]["code"],
-                    "short_desc": a["descriptor"]["short_desc"],
-                },
-            }
-            for a in issue["actions"]
-        ]
-    message["issue"] = issue
-    return message
+    # the same message shape, and pre-April-2025 twin names, as the node's own on_issue
+    return wire.on_issue_message(issue, legacy_names=legacy_names)
 
 
 def resolution(
