@@ -79,6 +79,11 @@ COLOURS = (
 KINDS = ("artisan", "shg", "cooperative", "emporium")
 KIND_NAMES = {"artisan": "Artisan", "shg": "Women SHG", "cooperative": "Weavers Cooperative",
               "emporium": "ODOP Emporium"}
+# RET10 categories whose goods are not taken back once delivered
+PERISHABLE = frozenset({
+    "Fruits and Vegetables", "Dairy and Cheese", "Bakery, Cakes & Dairy",
+    "Eggs, Meat & Fish", "Frozen Snacks", "Fruit Juices and Fruit Drinks", "Indian Sweets",
+})
 PRICE_RANGE = {"ONDC:RET10": (60, 900), "ONDC:RET12": (450, 12000), "ONDC:RET16": (150, 6000)}
 # preferred values for attributes whose rules give a fixed list
 PREFERRED = {
@@ -243,6 +248,9 @@ class _Generator:
         }
         attributes = item_attributes(self.rules[domain], category, ctx)
         name_suffix = f" - {colour_name.title()}" if domain != "ONDC:RET10" else ""
+        # fresh produce and dairy cannot come back; shelf-stable groceries can, as most
+        # grocery sellers on ONDC allow (and flow 6 needs a returnable item in RET10 too)
+        returnable = domain != "ONDC:RET10" or category not in PERISHABLE
         gi = " (GI)" if product.gi else ""
         item: dict[str, Any] = {
             "type": "item",
@@ -268,10 +276,10 @@ class _Generator:
             "max_per_order": 10,
             "attributes": attributes,
             "origin_country": "IND",
-            "returnable": domain != "ONDC:RET10",
+            "returnable": returnable,
             "cancellable": True,
-            "seller_pickup_return": domain != "ONDC:RET10",
-            "return_window": "P7D" if domain != "ONDC:RET10" else "P1D",
+            "seller_pickup_return": returnable,
+            "return_window": "P7D" if domain != "ONDC:RET10" else "P2D",
             "time_to_ship": "P2D",
             "cod": domain == "ONDC:RET10",
             "consumer_care": CARE,
