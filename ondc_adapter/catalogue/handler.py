@@ -5,7 +5,8 @@
 * full catalogue for the city (no intent filters): live items of providers serviceable in
   ``context.city`` (``store.serves_city``: stores in the city, intercity stores whose PIN list
   reaches it, pan-India stores; ``*`` matches all), optionally limited to
-  ``intent.fulfillment.type``;
+  ``intent.fulfillment.type``; the stores *in* the city come first (``stores_in_city``),
+  then those serving it from elsewhere;
 * by item name, category, provider (id or name), fulfillment end location (gps/area_code:
   only providers that deliver to that address), and the ``odop`` tag group (see
   ``search.parse_intent``);
@@ -178,18 +179,23 @@ async def search_pages(
     else:
         await index.refresh_providers(session)
     providers = index.providers_for_intent(intent, city=city, cities=cities)
+    # the stores in the searched city come first (the others serve it from elsewhere)
+    local = index.stores_in_city(providers, city=city, cities=cities)
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)
     pages = iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,
         domain=domain, item_ids=item_ids, provider_ids=providers, cache=cache,
+        stores_first=local,
     )
     if replies is None or item_ids is None:
         return pages
     key = (
         domain, now.date(), index.watermark, index.provider_watermark, max_bytes,
         tuple(item_ids), tuple(providers),
+        # the same stores serve several cities; each city's own come first in its answer
+        tuple(sorted((p, tuple(sorted(ids))) for p, ids in local.items())),
     )
     kept = replies.get(key)
     if kept is not None:

@@ -6,7 +6,7 @@ size. Full catalogue or incremental (protocol.md 4.2, 4.3).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +42,16 @@ async def iter_pages(
     changed_since: datetime | None = None,
     changed_until: datetime | None = None,
     cache: OnSearchCache | None = None,
+    stores_first: Mapping[str, Collection[str]] | None = None,
 ) -> AsyncIterator[Page]:
     """``on_search`` pages for the selected items, grouped by provider, each at most
     ``max_bytes`` when wrapped in its envelope; yielded as soon as they are full, so memory
     stays at about one page whatever the catalogue size.
+
+    ``stores_first`` (full catalogue only): provider id -> ids of its stores in the city
+    searched (``SearchIndex.stores_in_city``). Those providers come first, each with those
+    stores first among its ``locations``; then the others. Within each part the order is the
+    index's (provider, domain, id), so answers are deterministic.
 
     Full catalogue (default): live items of enabled providers, filtered by ``domain`` /
     ``item_ids`` / ``provider_ids``. Incremental: the items (live or not) and providers
@@ -150,29 +156,53 @@ async def iter_pages(
             not domain or row[2] == domain
         )
 
+    whole = item_ids is None and not incremental
+    # (conditions, accept, whole_domain) of each part of the answer, streamed in turn
+    parts: list[tuple[list[Any], Callable[[Any], bool], bool]] = [(conditions, accept, whole)]
+    firsts = {} if incremental or stores_first is None else stores_first
+    lead = set(firsts) & set(headers)
+    for provider_id in lead:
+        # a buyer app (or a validator) that reads a provider's first store reads the local one
+        local = firsts[provider_id]
+        header = headers[provider_id]
+        header.locations = sorted(header.locations, key=lambda loc: loc.id not in local)
+    if lead and len(lead) < len(headers):
+        # Stores in the searched city first: what a buyer there is shown first, and a buyer
+        # app that keeps only the first providers keeps those. Two reads, each in index order:
+        # the local stores' items (a short provider list), then the rest. With an id list in
+        # the SQL (a name search) the stores are told apart on the rows instead (see above).
+        first = [*conditions]
+        if item_ids is None or len(item_ids) > MAX_SQL_IDS:
+            first.append(among(Item.provider_id, sorted(lead), pg))
+        parts = [
+            (first, lambda row: row[1] in lead and accept(row), False),
+            (conditions, lambda row: row[1] not in lead and accept(row), whole),
+        ]
+
     current: tuple[str, str] | None = None
     emitted: set[str] = set()
-    async for batch in item_rows(
-        session, conditions, ts=ts, accept=accept, cache=cache, domain=domain,
-        whole_domain=item_ids is None and not incremental,
-        ids=item_ids if item_ids is not None and wanted is None else None,
-    ):
-        for row, text in batch:
-            provider_id, domain_, parent = row[1], row[2], row[3]
-            key = (provider_id, domain_)
-            if key != current:
-                builder.end_provider()
-                current = key
-                header = headers[provider_id]
-                head = header.build(ts, today, categories.get(key, set()))
-                if incremental and provider_id not in changed_providers:
-                    head = {"id": head["id"]}
-                groups = {g.id: variant_group_json(g) for g in header.groups.values()}
-                builder.start_provider(domain_, head, groups)
-                emitted.add(provider_id)
-            builder.add_item(text, parent)
-        for page in builder.take():
-            yield page
+    for part_conditions, part_accept, part_whole in parts:
+        async for batch in item_rows(
+            session, part_conditions, ts=ts, accept=part_accept, cache=cache, domain=domain,
+            whole_domain=part_whole,
+            ids=item_ids if item_ids is not None and wanted is None else None,
+        ):
+            for row, text in batch:
+                provider_id, domain_, parent = row[1], row[2], row[3]
+                key = (provider_id, domain_)
+                if key != current:
+                    builder.end_provider()
+                    current = key
+                    header = headers[provider_id]
+                    head = header.build(ts, today, categories.get(key, set()))
+                    if incremental and provider_id not in changed_providers:
+                        head = {"id": head["id"]}
+                    groups = {g.id: variant_group_json(g) for g in header.groups.values()}
+                    builder.start_provider(domain_, head, groups)
+                    emitted.add(provider_id)
+                builder.add_item(text, parent)
+            for page in builder.take():
+                yield page
     builder.end_provider()
     for provider_id in sorted(changed_providers - emitted):
         header = headers.get(provider_id)

@@ -42,9 +42,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import text
-from ondc_adapter.catalogue.cities import CityDirectory, default_directory
+from ondc_adapter.catalogue.cities import CityDirectory, default_directory, std_of_city
 from ondc_adapter.catalogue.store import (
     LocationRecord,
+    in_city,
     is_serviceable,
     location_record,
     serves_city,
@@ -125,6 +126,8 @@ class SearchIndex:
     # city-wide answers of serving_providers with the shipped city table, by (city,
     # fulfillment type): every search asks, and walking all stores' locations takes ms
     _serving: dict[tuple[str, str | None], list[str]] = field(default_factory=dict)
+    # stores_in_city with the shipped city table, by STD code (same lifetime as _serving)
+    _local: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
     # one catch-up at a time: concurrent searches (several processor loops, the start-up
     # warm-up) would otherwise each read the whole catalogue into the same index
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
@@ -160,6 +163,7 @@ class SearchIndex:
             frozenset(fulfillment_types), tuple(locations),
         )
         self._serving.clear()
+        self._local.clear()
 
     def upsert(self, row: dict[str, Any]) -> None:
         """Index (or re-index) one item; ``row`` has the item columns used here. Dead items
@@ -346,6 +350,33 @@ class SearchIndex:
             self._serving[memo] = out
             return list(out)
         return out
+
+    def stores_in_city(
+        self, provider_ids: Iterable[str], *, city: str, cities: CityDirectory | None = None
+    ) -> dict[str, frozenset[str]]:
+        """Those of ``provider_ids`` with a store (not disabled) *in* ``city`` itself, not
+        only serving it from elsewhere, with the ids of those stores: a search of the city
+        lists them first (``on_search_pages.iter_pages``). Empty for ``*`` and for codes
+        that are not ``std:``."""
+        code = std_of_city(city)
+        if code is None:
+            return {}
+        directory = cities if cities is not None else default_directory()
+        local = self._local.get(code) if directory is default_directory() else None
+        if local is None:
+            local = {}
+            for provider_id, info in self.providers.items():
+                ids = frozenset(
+                    loc.id for loc in info.locations
+                    if loc.status != "disable" and in_city(loc, code, directory)
+                )
+                if ids:
+                    local[provider_id] = ids
+            if directory is default_directory():
+                if len(self._local) > 1000:  # bounded by the city codes asked anyway
+                    self._local.clear()
+                self._local[code] = local
+        return {p: local[p] for p in provider_ids if p in local}
 
     def providers_for_intent(
         self, intent: dict[str, Any], *, city: str, cities: CityDirectory | None = None

@@ -408,6 +408,12 @@ def _pin_range(entry: str) -> tuple[int, int] | None:
     return int(low), int(high)
 
 
+def in_city(loc: LocationRecord, code: str, cities: CityDirectory) -> bool:
+    """Is ``loc`` a store *in* the city of STD code ``code`` (``"080"``): the STD code its
+    seller gave, or the one its PIN code lies in (``cities``)?"""
+    return (loc.std_code or cities.std_for_pin(loc.area_code)) == code
+
+
 def serves_city(loc: LocationRecord, city: str, cities: CityDirectory) -> bool:
     """Does ``loc`` serve buyers in ``context.city`` (``std:<code>``; ``*`` is every city)?
 
@@ -419,7 +425,7 @@ def serves_city(loc: LocationRecord, city: str, cities: CityDirectory) -> bool:
     code = std_of_city(city)
     if code is None or loc.serviceability == "12":
         return True
-    if (loc.std_code or cities.std_for_pin(loc.area_code)) == code:
+    if in_city(loc, code, cities):
         return True
     if loc.serviceability != "11":
         return False

@@ -166,6 +166,48 @@ async def test_city_search_finds_stores_by_pin_as_well_as_std_code(
     assert ids(await _search(pg_db, koramangala, city="std:080")) == ["B1", "G1", "I12"]
 
 
+async def test_a_city_search_lists_the_stores_in_the_city_first(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """Every store here ships across India, so every search sees all of them; those *in* the
+    searched city come first, each with its store there first (ONDC's validator reads each
+    provider's first store: it must be in context.city). The order is the same for every
+    search form, and a kept answer of one city is never replayed for another."""
+    from ondc_adapter.catalogue.handler import INDEX_KEY, REPLY_CACHE_KEY
+    from ondc_adapter.catalogue.reply_cache import ReplyCache
+    from ondc_adapter.catalogue.search import SearchIndex
+
+    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
+    mysuru = {**base, "id": "L-P6-1", "city": "Mysuru", "area_code": "570001"}
+    bengaluru = {**base, "id": "L-P6-2", "city": "Bengaluru", "area_code": "560001"}
+    chain = provider("P6", name="Store P6", locations=[mysuru, bengaluru], variant_groups=[])
+    chain_item = {**records()[1], "id": "C6", "provider_id": "P6", "parent_item_id": None,
+                  "location_id": "L-P6-2"}
+    await _load(pg_db, tmp_path, chain, chain_item,
+                *_store("P0", "B0", city="Bengaluru", area_code="560034"))
+    extras = {INDEX_KEY: SearchIndex(), REPLY_CACHE_KEY: ReplyCache(seconds=60)}
+
+    async def answer(intent: dict[str, Any], city: str) -> list[tuple[str, str]]:
+        request = search_request(intent, city=city)
+        async with pg_db.session() as s:
+            out = await handle_search(request, s, deps(**extras))
+        return [(p["id"], p["locations"][0]["address"]["area_code"])
+                for m in out for p in m.payload["message"]["catalog"]["bpp/providers"]]
+
+    sarees = {"category": {"id": "Sarees"}}  # a filtered search: the id-list path, kept
+    for intent in ({}, sarees, sarees):
+        assert await answer(intent, "std:080") == [
+            ("P0", "560034"), ("P6", "560001"), ("P1", "221001")]
+        assert await answer(intent, "std:0821") == [
+            ("P6", "570001"), ("P0", "560034"), ("P1", "221001")]
+        assert await answer(intent, "std:0542") == [
+            ("P1", "221001"), ("P0", "560034"), ("P6", "570001")]
+        # no city: the index's order, each provider's stores by id
+        assert await answer(intent, "*") == [
+            ("P0", "560034"), ("P1", "221001"), ("P6", "570001")]
+    assert extras[REPLY_CACHE_KEY].hits > 0
+
+
 async def test_name_search_reads_devanagari_and_never_widens(
     pg_db: Database, tmp_path: Path
 ) -> None:
