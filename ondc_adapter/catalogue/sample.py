@@ -7,10 +7,16 @@ the file starts with a ``{"type": "meta", "sample": true, ...}`` line, contacts 
 reserved ``example.in`` domain and descriptions say "Sample listing".
 
 One provider per ODOP district that has a retail product (its store placed near the state's
-centre: approximate, made-up coordinates and PIN codes), one variant group per product, and
-items dealt round-robin over every retail ODOP product of every district, so any
-``--items`` >= the number of retail products covers them all. Every item satisfies its
-category's attribute rules and has a valid EAN-13 (RET10/RET16) or HSN (RET12) code.
+centre: approximate, made-up coordinates; a made-up PIN code in the state's range, except that
+a store in a district that is a city of ``data/cities.csv`` gets that city's head post office
+PIN, prefix + "001": 560001 Bengaluru, 221001 Varanasi, so a search of the city finds it *in*
+the city), one variant group per product. Besides, a state emporium (``EMPORIA``): the
+Karnataka one in Bengaluru (560001, the city the sandbox buyer searches), carrying every
+retail ODOP product of its state, as state handicraft emporia do. Items are dealt round-robin
+over the emporium's products, then every retail ODOP product of every district, so any
+``--items`` >= the number of those covers them all. Every item satisfies its category's
+attribute rules and has a valid EAN-13 (RET10/RET16) or HSN (RET12) code. Prices are whole
+rupees, as artisans and emporia price (and see ``item``).
 
 Written as a stream: memory does not grow with ``--items``.
 """
@@ -20,12 +26,14 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from ondc_adapter.catalogue.cities import City, read_cities
 from ondc_adapter.catalogue.codes import with_check_digit
 from ondc_adapter.catalogue.models import statutory_needs
 from ondc_adapter.catalogue.odop import OdopProduct, by_lgd, load_registry
@@ -95,6 +103,26 @@ PREFERRED = {
 CARE = "Sample ODOP Care,care@sample-odop.example.in,9876500000"
 
 
+@dataclass(frozen=True)
+class Emporium:
+    """A state's emporium of ODOP products, in a city of ``data/cities.csv``."""
+
+    id: str  # provider id; its store is "L-" + the rest
+    state: str
+    city: str  # as in data/cities.csv
+    street: str
+    locality: str
+    gps: str
+
+
+# The sandbox buyer searches std:080 (ONDC's validator wants every store of that answer in
+# the city), so the sandbox seller needs a store in Bengaluru in every domain it plays.
+EMPORIA = (
+    Emporium("S-EMP-KA", "Karnataka", "Bengaluru", "1 Sample Emporium Building, MG Road",
+             "MG Road", "12.975300,77.606200"),
+)
+
+
 @dataclass
 class SampleStats:
     providers: int = 0
@@ -108,6 +136,25 @@ def _pin(state: str, salt: int) -> str:
     prefix = STATE_GEO.get(state, (22.0, 79.0, "11"))[2]
     width = 6 - len(prefix)
     return prefix + f"{salt % (10 ** width):0{width}d}"
+
+
+def _place_name(district: str) -> str:
+    """``"Bengaluru (Bangalore) Urban"`` -> ``"bengaluru"``: a district's name as a city's."""
+    words = re.sub(r"\(.*?\)", " ", district).split()
+    kept = [w for w in words if w.casefold() not in ("urban", "city", "district")]
+    return " ".join(kept).casefold()
+
+
+def city_of(districts: list[str], state: str, cities: list[City]) -> City | None:
+    """The city of ``data/cities.csv`` a district (any of its spellings) is, if one."""
+    names = {_place_name(d) for d in districts}
+    return next((c for c in cities if c.name.casefold() in names
+                 and c.state.casefold() == state.casefold()), None)
+
+
+def head_post_office_pin(city: City) -> str:
+    """The city's head post office (GPO) PIN: its first prefix + "001" (560001)."""
+    return city.pin_prefixes[0] + "001"
 
 
 def _attribute_value(code: str, rules: CategoryRules, category: str, ctx: dict[str, str]) -> str:
@@ -152,26 +199,84 @@ class _Generator:
         self.providers: list[dict[str, Any]] = []
         # (product, provider id, product number within provider)
         self.products: list[tuple[OdopProduct, str, int]] = []
+        cities = read_cities()
+        by_name = {c.name: c for c in cities}
+        for emporium in EMPORIA:
+            stocked = [p for p in registry if p.retail and p.state == emporium.state]
+            provider = self._emporium(emporium, by_name[emporium.city], stocked)
+            self.providers.append(provider)
+            self.products += [(p, provider["id"], k) for k, p in enumerate(stocked)]
         for n, (lgd, rows) in enumerate(sorted(self.districts.items(), key=lambda kv: int(kv[0]))):
             retail = [p for p in rows if p.retail]
             if not retail:
                 self.stats.districts_without_retail_products += 1
                 continue
-            provider = self._provider(n, lgd, retail)
+            city = city_of([p.district for p in rows], rows[0].state, cities)
+            provider = self._provider(n, lgd, retail, city)
             self.providers.append(provider)
             for k, product in enumerate(retail):
                 self.products.append((product, provider["id"], k))
         self.stats.providers = len(self.providers)
         self.stats.products = len(self.products)
 
-    def _provider(self, n: int, lgd: str, retail: list[OdopProduct]) -> dict[str, Any]:
+    def _emporium(self, emporium: Emporium, city: City, stocked: list[OdopProduct]
+                  ) -> dict[str, Any]:
+        store_id = "L-" + emporium.id.removeprefix("S-")
+        return {
+            "type": "provider",
+            "id": emporium.id,
+            "name": f"Sample {emporium.state} State ODOP Emporium",
+            "kind": "emporium",
+            "short_desc": f"Sample state emporium of the ODOP products of {emporium.state}, "
+            f"in {emporium.city}",
+            "long_desc": "Sample data generated from the ODOP list for demos, load tests and "
+            "the sandbox.",
+            "symbol": f"https://sample-odop.example.in/logo/{emporium.id}.png",
+            "images": [f"https://sample-odop.example.in/logo/{emporium.id}.png"],
+            "phone": "9800000001",
+            "email": f"emporium-{emporium.state.lower().replace(' ', '-')}@sample-odop.example.in",
+            "gstin": None,
+            "fulfillments": [{"id": "F1", "type": "Delivery"}],
+            "ttl": "P1D",
+            "min_order_value": "100.00",
+            "women_led": False,
+            "shg": False,
+            "tribal": False,
+            "khadi": False,
+            "artisan": False,
+            "gi_authorised_user": any(p.gi for p in stocked),
+            "enabled": True,
+            "sample": True,
+            "locations": [{
+                "id": store_id,
+                "street": emporium.street,
+                "locality": emporium.locality,
+                "city": emporium.city,
+                "state": emporium.state,
+                "area_code": head_post_office_pin(city),
+                "gps": emporium.gps,
+                "serviceability": "12",  # emporia ship across India
+                "days": "1,2,3,4,5,6,7",
+                "open_time": "1000",
+                "close_time": "2000",
+            }],
+            "variant_groups": [
+                {"id": f"VG{k + 1}", "name": f"{p.product} colours", "attributes": ["colour"]}
+                for k, p in enumerate(stocked)
+                if p.ondc and p.ondc.domain != "ONDC:RET10"
+            ],
+        }
+
+    def _provider(self, n: int, lgd: str, retail: list[OdopProduct], city: City | None = None
+                  ) -> dict[str, Any]:
         first = retail[0]
         kind = KINDS[n % len(KINDS)]
         lat, lng, _ = STATE_GEO.get(first.state, (22.0, 79.0, "11"))
         rng = self.rng
         lat += rng.uniform(-1.5, 1.5)
         lng += rng.uniform(-1.5, 1.5)
-        pin = _pin(first.state, int(lgd) * 7 + 1)
+        # a city's own district: the city's head post office, so it is *in* the city
+        pin = head_post_office_pin(city) if city else _pin(first.state, int(lgd) * 7 + 1)
         food_only = all(p.ondc and p.ondc.domain == "ONDC:RET10" for p in retail)
         serviceability = "10" if food_only and n % 3 == 0 else ("11" if n % 10 == 1 else "12")
         prefix = STATE_GEO.get(first.state, (0, 0, "11"))[2]
@@ -235,7 +340,11 @@ class _Generator:
         colour, colour_name = COLOURS[(index + variant) % len(COLOURS)]
         low, high = PRICE_RANGE[domain]
         mrp = Decimal(rng.randrange(low, high))
-        price = (mrp * Decimal(rng.choice((100, 95, 90, 85, 80))) / 100).quantize(Decimal("1.00"))
+        # Whole rupees, as artisans and emporia price. Not only taste: ONDC's log validator
+        # checks quotes in binary floating point (574.2 * 3 != 1722.6), so a price in paise
+        # can fail certification logs although the node's Decimal arithmetic is exact.
+        percent = rng.choice((100, 95, 90, 85, 80))
+        price = Decimal((int(mrp) * percent + 50) // 100).quantize(Decimal("1.00"))
         if domain == "ONDC:RET12":
             code = f"4:{mapping.hsn or '6307'}"
         else:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ondc_adapter.catalogue.cities import default_directory, std_of_city
 from ondc_adapter.protocol.durations import utcnow
 from ondc_adapter.sandbox import paths
 from ondc_adapter.sandbox.builders import BuildError, FlowState, pick_items
@@ -29,16 +30,35 @@ from ondc_adapter.settings import Settings
 
 SAMPLE_ITEMS = 120  # generated; every sample domain gets in-stock items
 ITEMS_PER_DOMAIN = 8  # imported per domain by default: a whole sample takes seconds to import
+# The city the sandbox's parties are registered in and its buyer app searches. The sandbox
+# seller keeps only its stores in that city, as a seller node's certification run does:
+# ONDC's log validator wants every store of an on_search in context.city (each provider's
+# first location's PIN must have the city's STD code), and a pan-India store elsewhere,
+# though it serves the city, is not. The sample's Karnataka state emporium in Bengaluru
+# (560001) carries ODOP products of every domain (catalogue.sample.EMPORIA).
+SANDBOX_CITY = "std:080"
 
 
 def trim_sample(
-    source: Path, out: Path, *, per_domain: int | None, domains: Collection[str] | None = None
+    source: Path, out: Path, *, per_domain: int | None, domains: Collection[str] | None = None,
+    city: str | None = None,
 ) -> int:
     """Keep ``per_domain`` items of each domain (of ``domains`` only, when given) and only the
     providers they belong to, so a sandbox run starts in well under a second. ``per_domain``
-    None keeps every item (of those domains)."""
+    None keeps every item (of those domains). ``city`` (``"std:080"``): only the items of
+    stores *in* that city (``catalogue.store.in_city``)."""
     records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()
                if line.strip()]
+    local: set[str] | None = None
+    code = std_of_city(city) if city else None
+    if code is not None:
+        directory = default_directory()
+        local = {
+            str(r.get("id")) for r in records if r.get("type") == "provider" and any(
+                (loc.get("std_code") or directory.std_for_pin(str(loc.get("area_code", ""))))
+                == code for loc in r.get("locations") or []
+            )
+        }
     kept_items: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for record in records:
@@ -46,6 +66,8 @@ def trim_sample(
             continue
         domain = str(record.get("domain"))
         if domains is not None and domain not in domains:
+            continue
+        if local is not None and record.get("provider_id") not in local:
             continue
         if per_domain is None or counts.get(domain, 0) < per_domain:
             counts[domain] = counts.get(domain, 0) + 1
@@ -60,10 +82,12 @@ def trim_sample(
 
 
 async def load_sample_catalogue(
-    settings: Settings, db: Any, *, per_domain: int | None = ITEMS_PER_DOMAIN
+    settings: Settings, db: Any, *, per_domain: int | None = ITEMS_PER_DOMAIN,
+    city: str | None = None,
 ) -> int:
     """Generate CATALOGUE's sample ODOP catalogue and import (part of) it into ``db``: items of
-    the adapter's domains (``settings.domains``) only; the others would never be served."""
+    the adapter's domains (``settings.domains``) only; the others would never be served.
+    ``city`` (the sandbox's ``"std:080"``): only the stores in that city (see ``SANDBOX_CITY``)."""
     from ondc_adapter.catalogue.importer import import_file
     from ondc_adapter.catalogue.sample import generate
 
@@ -71,7 +95,8 @@ async def load_sample_catalogue(
         full = Path(tmp) / "sample.jsonl"
         generate(full, items=SAMPLE_ITEMS if per_domain is not None else 2000)
         path = Path(tmp) / "sandbox.jsonl"
-        count = trim_sample(full, path, per_domain=per_domain, domains=set(settings.domains))
+        count = trim_sample(full, path, per_domain=per_domain, domains=set(settings.domains),
+                            city=city)
         report = await import_file(db, path, now=utcnow())
     if not getattr(report, "ok", True):
         raise RuntimeError(f"sample catalogue did not import: {report}")
