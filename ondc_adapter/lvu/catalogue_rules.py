@@ -179,6 +179,42 @@ def location_rules(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                             f"{needed} construct is mandatory in /bpp/providers[{p}]/tags")
 
 
+@rule("on_search.area_code", SRC + "; utils/index.ts (compareSTDwithArea); "
+      "constants/AreacodeMap.json")
+def area_codes(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """Every provider's first store is in the city searched: the PIN of
+    ``locations[0].address.area_code`` has ``context.city``'s STD code. The validator looks the
+    PIN up in India Post's table (``AreacodeMap.json``: every PIN with its STD code, 2.4 MB,
+    not shipped with the node); the port asks the node's city table (``data/cities.csv``:
+    each city's STD code and PIN prefixes, ``catalogue.cities``). An approximation both ways:
+    a PIN India Post does not know (560999) passes here, and a PIN under another prefix with
+    the city's STD code (a suburb: 562106 Anekal is 080) is flagged here. A city missing from
+    the table cannot be judged: no finding. ``*`` has no STD code: every store is flagged, as
+    the validator does."""
+    from ondc_adapter.catalogue.cities import default_directory, normalise_std
+
+    key = "on_search_full_catalog_refresh"
+    payload = bundle.get(key)
+    if not payload:
+        return
+    city = str((payload.get("context") or {}).get("city", ""))
+    std = city.split(":")[1] if ":" in city else None
+    directory = default_directory()
+    if std is not None and (not std.isdigit() or normalise_std(std) not in directory.by_std):
+        return
+    catalog = (payload.get("message") or {}).get("catalog") or {}
+    for p, provider in enumerate(catalog.get("bpp/providers") or []):
+        address = ((provider.get("locations") or [{}])[0] or {}).get("address")
+        if not address:
+            continue
+        pin = str(address.get("area_code", ""))
+        if std is None or directory.std_for_pin(pin) != normalise_std(std):
+            yield key, f"bpp/providers[{p}].locations[0].address.area_code", (
+                f"STD code does not match with correct area_code on /on_search (PIN {pin} is "
+                f"not in {city} by the node's city table, the port's stand-in for the "
+                "validator's PIN table)")
+
+
 @rule("on_search.statutory", SRC + "; utils/index.ts (checkForStatutory); constants/category.ts")
 def statutory(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """RET10 packaged food and commodities carry the statutory block of their category."""
@@ -218,4 +254,4 @@ def incremental(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 
 CATALOGUE_RULES = (quantities, unique_ids, fulfillment_types, bpp_terms, item_rules,
-                   location_rules, statutory, incremental)
+                   location_rules, area_codes, statutory, incremental)

@@ -95,6 +95,65 @@ def on_select_quote(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                 "delivery line item must be present in quote/breakup (if location is serviceable)")
 
 
+def _js_number(value: float) -> str:
+    """A number as JavaScript prints it in a message (1722, 1722.6000000000001)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+
+
+@rule("on_select.prices", SRC_ON_SELECT + "; utils/Retail/Select/select.ts; "
+      "utils/Retail/Select_OOS/on_select_oos.ts")
+def on_select_prices(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """An item line's total is its unit price times its count, and the item lines of the
+    selected items add up to what they cost in on_search. The validator does this arithmetic
+    in binary floating point, as JavaScript numbers, and compares exactly: 574.2 * 3 is
+    1722.6000000000001, not the 1722.60 the node quotes (exact, in Decimal). Ported with
+    Python floats, the same IEEE doubles, in the validator's order, so it flags what the
+    validator flags: prices in paise times a count can; whole rupees never do."""
+    for key in ("on_select", "on_select_out_of_stock"):
+        for n, line in enumerate((bundle.order(key).get("quote") or {}).get("breakup") or []):
+            if line.get("@ondc/org/title_type") != "item":
+                continue
+            item_id = line.get("@ondc/org/item_id")
+            where = f"message.order.quote.breakup[{n}]"
+            if "item" not in line:
+                yield key, where, (
+                    f"Item's unit price missing in quote.breakup for item id {item_id}")
+                continue
+            unit = _money(((line.get("item") or {}).get("price") or {}).get("value"))
+            count = _money((line.get("@ondc/org/item_quantity") or {}).get("count"))
+            total = _money((line.get("price") or {}).get("value"))
+            if unit * count != total:
+                yield key, where + ".price", (
+                    f"Item's unit and total price mismatch for id: {item_id}")
+    select = bundle.order("select")
+    catalog = ((bundle.get("on_search_full_catalog_refresh") or {}).get("message") or {}).get(
+        "catalog") or {}
+    on_search = {
+        i.get("id"): i for p in catalog.get("bpp/providers") or [] for i in p.get("items") or []
+    }
+    if not select or not bundle.order("on_select") or not on_search:
+        return
+    selected, counts = 0.0, {}
+    for item in select.get("items") or []:
+        counts[item.get("id")] = (item.get("quantity") or {}).get("count")
+        found = on_search.get(item.get("id"))
+        if found is not None:
+            selected += _money((found.get("price") or {}).get("value")) * _money(
+                (item.get("quantity") or {}).get("count"))
+    quoted = 0.0
+    for line in (bundle.order("on_select").get("quote") or {}).get("breakup") or []:
+        # tax lines count too (the validator leaves them out for F&B only, not retail goods)
+        if line.get("@ondc/org/item_id") in counts and line.get("@ondc/org/title_type") in (
+            "item", "tax"
+        ):
+            quoted += _money((line.get("price") or {}).get("value"))
+    if quoted != selected:
+        yield "on_select", "message.order.quote.breakup", (
+            f"Warning: Quoted Price in /on_select INR {_js_number(quoted)} does not match with "
+            f"the total price of items in /select INR {_js_number(selected)} i.e price for the "
+            "item mismatch in on_search and on_select")
+
+
 @rule("init.address", SRC_INIT)
 def init_address(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     for n, f in enumerate(bundle.order("init").get("fulfillments") or []):
@@ -230,4 +289,5 @@ def on_confirm_order(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     yield from _quote_problems(key, order.get("quote") or {})
 
 
-ORDER_RULES = (on_select_quote, init_address, on_init_terms, confirm_request, on_confirm_order)
+ORDER_RULES = (on_select_quote, on_select_prices, init_address, on_init_terms, confirm_request,
+               on_confirm_order)

@@ -80,6 +80,9 @@ BROKEN: list[tuple[str, str, Break]] = [
      lambda d: _catalog(d)["bpp/providers"][0]["items"][0]["price"].update(value="0.50")),
     ("on_search.locations", "2",
      lambda d: _catalog(d)["bpp/providers"][0]["locations"][0].update(gps="12.97,77.59")),
+    ("on_search.area_code", "2",  # a store in Srinagar answering a search of Bengaluru
+     lambda d: _catalog(d)["bpp/providers"][0]["locations"][0]["address"].update(
+         area_code="190001")),
     ("on_search.statutory", "2-RET10",
      lambda d: [item.pop("@ondc/org/statutory_reqs_packaged_commodities", None)
                 for provider in _catalog(d)["bpp/providers"] for item in provider["items"]]),
@@ -89,6 +92,12 @@ BROKEN: list[tuple[str, str, Break]] = [
      lambda d: next(b for b in _order(d, "on_select")["quote"]["breakup"]
                     if b["@ondc/org/title_type"] == "item")["item"]["quantity"]["available"].update(
          count="7")),
+    ("on_select.prices", "2",  # 574.2 * 3 is 1722.6000000000001 in floating point
+     lambda d: next(b for b in _order(d, "on_select")["quote"]["breakup"]
+                    if b["@ondc/org/title_type"] == "item").update({
+                        "@ondc/org/item_quantity": {"count": 3},
+                        "price": {"currency": "INR", "value": "1722.60"},
+                        "item": {"price": {"currency": "INR", "value": "574.20"}}})),
     ("init.address", "2",
      lambda d: _order(d, "init")["fulfillments"][0]["end"]["location"]["address"].update(
          name="12")),
