@@ -1,6 +1,7 @@
 """Rules after on_confirm: on_status (``utils/Retail/Status/*``), cancel and on_cancel
 (``utils/Retail/Cancel/*``, ``schema/Retail/Cancel/*``) and catalog_rejection
-(``utils/Retail/Catalog_Rejection/catalogRejection.ts``)."""
+(``utils/Retail/Catalog_Rejection/catalogRejection.ts``); flow 6's part cancel, returns and
+settlements are in ``update_rules``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ondc_adapter.lvu.findings import Bundle, rule, tag_list, when
+from ondc_adapter.lvu.update_rules import UPDATE_RULES
 
 # on_status key -> (order state, Delivery fulfillment state code or None: not checked)
 STATUS_KEYS: dict[str, tuple[str, str | None]] = {
@@ -206,4 +208,4 @@ def catalog_rejection(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 
 AFTER_RULES = (on_status_state, cancel_request, on_cancel_order, on_cancel_rto,
-               catalog_rejection)
+               catalog_rejection, *UPDATE_RULES)

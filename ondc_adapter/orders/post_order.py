@@ -47,7 +47,7 @@ async def handle_status(
     )
     if record is None:
         return reply(request, deps, now, {}, not_found(msg.order_id))
-    return reply(request, deps, now, order_message(record))
+    return reply(request, deps, now, order_message(record, action="on_status"))
 
 
 async def handle_track(

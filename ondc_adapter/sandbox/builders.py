@@ -386,43 +386,68 @@ def build_update_return(state: FlowState, *, reason: str = "001", quantity: int 
     }
 
 
+def _settled_fulfillment(source: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fulfillment a refund settlement is for: the newest Cancel or Return one of the
+    seller's latest ``source`` callback."""
+    fulfillments = (paths.get(source, "message.order.fulfillments", []) or []) if source else []
+    return next(
+        (f for f in reversed(fulfillments) if f.get("type") in ("Cancel", "Return")), None
+    )
+
+
+def _return_value(state: FlowState, f: dict[str, Any]) -> float:
+    """What the buyer paid for the units a Return takes back (unit price x quantity, from the
+    on_confirm quote), for a refund the buyer app pays out before the seller's quote_trail."""
+    request = next((t for t in f.get("tags") or [] if t.get("code") == "return_request"), {})
+    asked = {e.get("code"): e.get("value") for e in request.get("list") or []}
+    quote = _order(state, "on_confirm").get("quote") or {}
+    line = next(
+        (b for b in quote.get("breakup") or []
+         if b.get("@ondc/org/title_type") == "item"
+         and b.get("@ondc/org/item_id") == asked.get("item_id")),
+        None,
+    )
+    if line is None:
+        return 0.0
+    unit = float(paths.get(line, "item.price.value", 0) or 0)
+    return unit * int(asked.get("item_quantity") or 0)
+
+
 def build_update_settlement(state: FlowState, *, after: str = "on_update") -> dict[str, Any]:
-    """Buyer's refund settlement (update_target payment) after a part-cancel or a return."""
+    """Buyer's refund settlement (update_target payment) after a part-cancel or a return: the
+    refund of the newest Cancel / Return fulfillment of the latest ``after`` callback, named in
+    ``order.fulfillments`` as in ONDC's example. The amount is that fulfillment's quote_trail
+    (each settlement covers its own refund, not the ones settled before); a Return the seller
+    has not repriced yet (a buyer app refunding its buyer at pickup, before the seller's
+    reverse QC) is settled at what the buyer paid for the returned units."""
     if not state.order_id:
         raise BuildError("a settlement needs an order")
-    refund = "0.00"
-    source = state.last.get(after)
-    if source:
-        total = 0.0
-        for f in paths.get(source, "message.order.fulfillments", []) or []:
-            for tag in f.get("tags") or []:
-                if tag.get("code") == "quote_trail":
-                    for entry in tag.get("list") or []:
-                        if entry.get("code") == "value":
-                            total += abs(float(entry.get("value") or 0))
-        refund = f"{total:.2f}"
+    settled = _settled_fulfillment(state.last.get(after))
+    total = 0.0
+    for tag in (settled or {}).get("tags") or []:
+        if tag.get("code") == "quote_trail":
+            for entry in tag.get("list") or []:
+                if entry.get("code") == "value":  # refunds are negative in a quote_trail
+                    total -= float(entry.get("value") or 0)
+    total = max(total, 0.0)
+    if settled is not None and not total and settled.get("type") == "Return":
+        total = _return_value(state, settled)
     ctx = state.context("update")
-    return {
-        "context": ctx,
-        "message": {
-            "update_target": "payment",
-            "order": {
-                "id": state.order_id,
-                "payment": {
-                    "@ondc/org/settlement_details": [
-                        {
-                            "settlement_counterparty": "buyer",
-                            "settlement_phase": "refund",
-                            "settlement_type": "upi",
-                            "settlement_amount": refund,
-                            "settlement_timestamp": ctx["timestamp"],
-                        }
-                    ]
-                },
-            },
-        },
+    order: dict[str, Any] = {"id": state.order_id}
+    if settled is not None:
+        order["fulfillments"] = [{"id": settled.get("id"), "type": settled.get("type")}]
+    order["payment"] = {
+        "@ondc/org/settlement_details": [
+            {
+                "settlement_counterparty": "buyer",
+                "settlement_phase": "refund",
+                "settlement_type": "upi",
+                "settlement_amount": f"{total:.2f}",
+                "settlement_timestamp": ctx["timestamp"],
+            }
+        ]
     }
-
+    return {"context": ctx, "message": {"update_target": "payment", "order": order}}
 
 
 def build_catalog_rejection(state: FlowState, *, code: str = "91003",

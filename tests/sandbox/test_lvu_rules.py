@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ondc_adapter.lvu import RULES, validate_bundle
+from ondc_adapter.lvu.update_rules import CONFLICTS
 from ondc_adapter.sandbox.network import NetworkOptions
 from ondc_adapter.sandbox.report import write_export
 from ondc_adapter.sandbox.session import run_flow
@@ -41,7 +42,9 @@ def bundle(flow: str, domain: str = DOMAIN) -> dict[str, Any]:
     ("8", DOMAIN), ("9", DOMAIN),
 ])
 def test_the_sandbox_bundles_are_clean(flow: str, domain: str) -> None:
-    findings = validate_bundle(bundle(flow, domain))
+    """Clean but for the validator's rules that contradict each other (``CONFLICTS``)."""
+    findings = [f for f in validate_bundle(bundle(flow, domain))
+                if f.rule not in CONFLICTS.get(flow, ())]
     assert findings == [], "\n".join(map(str, findings))
 
 
@@ -117,6 +120,20 @@ BROKEN: list[tuple[str, str, Break]] = [
     ("on_cancel.rto", "5",
      lambda d: next(f for f in _order(d, "on_cancel")["fulfillments"]
                     if f["type"] == "RTO").pop("start")),
+    ("on_update.part_cancel_state", "6",  # the seller accepted before cancelling one unit
+     lambda d: _order(d, "on_update_part_cancel").update(state="Accepted")),
+    ("on_status.cancel_fulfillment", "6",  # the part cancel's request repeated in on_status
+     lambda d: next(f for f in _order(d, "on_status_packed")["fulfillments"]
+                    if f["type"] == "Cancel")["tags"].insert(
+         0, {"code": "cancel_request", "list": [{"code": "reason_id", "value": "002"}]})),
+    ("on_status.cancel_unchanged", "6",
+     lambda d: _order(d, "on_status_picked").update(fulfillments=[
+         f for f in _order(d, "on_status_picked")["fulfillments"] if f["type"] != "Cancel"])),
+    ("update.timestamps", "6",  # the buyer app settles after the return is back, not before
+     lambda d: d["payload"]["update_settlement_reverse_qc"]["context"].update(
+         timestamp=d["payload"]["on_update_delivered"]["context"]["timestamp"])),
+    ("on_update.settlement_details", "6",  # the buyer app's last settlement not kept
+     lambda d: _order(d, "on_update_delivered")["payment"]["@ondc/org/settlement_details"].pop()),
     ("catalog_rejection.errors", "7",
      lambda d: d["payload"]["catalog_rejection"]["errors"][0].update(message="no pictures")),
     ("bundle.missing_key", "2", lambda d: d["payload"].pop("on_status_packed")),
