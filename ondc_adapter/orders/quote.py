@@ -118,9 +118,15 @@ class QuoteResult:
                     "price": {"currency": "INR", "value": format_money(line.unit_price or ZERO)}
                 }
                 if availability:
-                    # stock is not disclosed: "99" when the count asked for is there, else "0"
-                    asked = line.requested if line.requested is not None else (line.count or 0)
-                    enough = (line.available or 0) >= asked > 0
+                    # Stock is not disclosed: "99" when the count quoted is there, else "0".
+                    # It answers for the quoted count, not the one asked for: when fewer units
+                    # are left than asked (40002) or the per-order maximum caps the count
+                    # (40009) the line offers what can be had and says it is available; the
+                    # error names the short items. ONDC's out-of-stock rule (available count
+                    # never below @ondc/org/item_quantity.count) and the 99-or-0 rule both
+                    # hold; a line offering nothing is "0", as in ONDC's out-of-stock example.
+                    offered = line.count or 0
+                    enough = offered > 0 and (line.available or 0) >= offered
                     item["quantity"] = {
                         "available": {"count": "99" if enough else "0"},
                         "maximum": {"count": str(line.maximum or 0)},

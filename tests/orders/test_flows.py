@@ -209,8 +209,9 @@ async def test_flow3_out_of_stock_then_order(pg_db, domain: str) -> None:
     assert sel.error["message"] == '[{"item_id":"I2","error":"40002"}]'
     lines = {b["@ondc/org/item_id"]: b for b in sel.order["quote"]["breakup"]}
     assert lines["I2"]["@ondc/org/item_quantity"]["count"] == 1
-    # 3 asked, 1 left: offered 1, and the stock is shown only as not available ("0")
-    assert lines["I2"]["item"]["quantity"]["available"]["count"] == "0"
+    # 3 asked, 1 left: offered 1, shown as available ("99": the count offered is there; the
+    # number left is not disclosed, and the 40002 error names the short item)
+    assert lines["I2"]["item"]["quantity"]["available"]["count"] == "99"
     assert lines["I1"]["item"]["quantity"]["available"]["count"] == "99"
     assert lines["I2"]["price"]["value"] == "349.50"
     check_quote(sel.order["quote"])
