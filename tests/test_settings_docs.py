@@ -39,6 +39,18 @@ def test_example_seller_terms_load() -> None:
     policy = load_policy(ROOT / "docs" / "seller-terms.example.json")
     assert policy.delivery_charge == Decimal("60.00")
     assert policy.settlement_type == "neft" and policy.np_tax_number == "09AAAAA0000A1Z5"
+    # every account the file gives is sent; none is filled in from the samples
+    detail = policy.settlement_details("Seller")[0]
+    assert detail["upi_address"] == "seller-varanasi@sbi"
+    assert detail["settlement_bank_account_no"] == "XXXXXXXXXXXX"
+
+
+def test_seller_terms_accounts_are_never_samples(tmp_path: Path) -> None:
+    path = tmp_path / "terms.json"
+    path.write_text(json.dumps({"settlement_type": "upi", "upi_address": "shop@okbank"}))
+    detail = load_policy(path).settlement_details("Shop")[0]
+    assert detail["upi_address"] == "shop@okbank"
+    assert "settlement_bank_account_no" not in detail  # no sample bank account
 
 
 @pytest.mark.parametrize(
@@ -47,6 +59,8 @@ def test_example_seller_terms_load() -> None:
         ({"delivery_charg": "1"}, "unknown seller terms"),
         ({"delivery_charge": "abc"}, "decimal"),
         ({"auto_accept": "yes"}, "true or false"),
+        ({"delivery_charge": "60.00"}, "needs \\['upi_address'\\]"),
+        ({"settlement_type": "neft", "bank_account_no": "1"}, "needs"),
         ([1, 2], "JSON object"),
     ],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,6 +129,7 @@ async def cancel(
             "id": extra_id,
             "type": FulfillmentType.CANCEL.value,
             "state": {"descriptor": {"code": F.CANCELLED.value}},
+            **cancelled_leg(fwd),
             "tags": quote_trail_tags(quote_trail),
         }
         for item_id, count in sorted(cancelled_counts.items()):
@@ -154,6 +156,23 @@ async def cancel(
     )
     lifecycle.touch(record, now)
     return extra_id if rto else None
+
+
+def cancelled_leg(fwd: dict[str, Any]) -> dict[str, Any]:
+    """What a full cancel's Cancel fulfillment repeats of the Delivery it cancels: who was to
+    deliver, tracking, and the start and end (where from, where to, when, whom).
+
+    ONDC's example on_cancel gives the Cancel fulfillment only id, type, state and its
+    quote_trail, but ONDC's log validator checks every on_cancel fulfillment against one
+    schema that requires ``@ondc/org/provider_name``, ``tracking``, ``start`` and ``end``
+    (``schema/Retail/Cancel/onCancel.ts``). The copy is the cancelled leg as it stood, so a
+    buyer app that reads fulfillments by type (Delivery, then Cancel and its quote_trail) sees
+    nothing new, and one that reads the Cancel fulfillment alone sees which leg it undid."""
+    leg: dict[str, Any] = {}
+    for key in ("@ondc/org/provider_name", "tracking", "start", "end"):
+        if key in fwd:
+            leg[key] = copy.deepcopy(fwd[key])
+    return leg
 
 
 async def part_cancel(

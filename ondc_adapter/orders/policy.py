@@ -36,11 +36,12 @@ class OrderPolicy:
     settlement_window: str = "P1D"
     withholding_amount: Decimal = Decimal("10.00")
     settlement_type: str = "upi"
-    upi_address: str = "seller@upi"
-    bank_account_no: str | None = None
-    ifsc_code: str | None = None
-    bank_name: str | None = None
-    branch_name: str | None = None
+    # the seller's accounts (samples here; a terms file names its own, see ``load_policy``)
+    upi_address: str | None = "seller@upi"
+    bank_account_no: str | None = "000111222333"
+    ifsc_code: str | None = "SBIN0001234"
+    bank_name: str | None = "State Bank of India"
+    branch_name: str | None = "MG Road, Bengaluru"
     # bpp_terms (protocol.md 4.5): seller NP GSTIN; MSN means the provider PAN is not ours
     np_type: str = "MSN"
     np_tax_number: str = "29AAACO1234A1Z5"
@@ -84,21 +85,27 @@ class OrderPolicy:
         ]
 
     def settlement_details(self, beneficiary: str) -> list[dict[str, Any]]:
+        """The seller-app's account for the sale amount. ``settlement_type`` names the rail
+        the buyer app pays on; every account the seller gave is sent (its UPI address and its
+        bank account), as in ONDC's on_cancel example: ONDC's log validator wants all of
+        them on the on_cancel (``schema/Retail/Cancel/onCancel.ts``), and on_cancel's
+        settlement details must equal on_init's, so they are the same from on_init on."""
         detail: dict[str, Any] = {
             "settlement_counterparty": "seller-app",
             "settlement_phase": "sale-amount",
             "settlement_type": self.settlement_type,
             "beneficiary_name": beneficiary,
         }
-        if self.settlement_type == "upi":
+        if self.settlement_type == "upi" or self.upi_address:
             detail["upi_address"] = self.upi_address
-        else:
-            detail.update(
-                settlement_bank_account_no=self.bank_account_no,
-                settlement_ifsc_code=self.ifsc_code,
-                bank_name=self.bank_name,
-                branch_name=self.branch_name,
-            )
+        bank = {
+            "settlement_bank_account_no": self.bank_account_no,
+            "settlement_ifsc_code": self.ifsc_code,
+            "bank_name": self.bank_name,
+            "branch_name": self.branch_name,
+        }
+        if self.settlement_type != "upi" or all(bank.values()):
+            detail.update(bank)
         return [detail]
 
     def bpp_terms(self, provider_pan: str | None, *, confirmed: bool = False) -> dict[str, Any]:
@@ -119,6 +126,11 @@ class OrderPolicy:
 
     def withholding(self) -> str:
         return format_money(self.withholding_amount)
+
+
+SETTLEMENT_ACCOUNT_FIELDS = (
+    "upi_address", "bank_account_no", "ifsc_code", "bank_name", "branch_name"
+)
 
 
 def policy_of(deps: SellerDeps) -> OrderPolicy:
@@ -148,4 +160,13 @@ def load_policy(path: Path) -> OrderPolicy:
             raise ValueError(f"{path}: {name} must be true or false")
         else:
             values[name] = value
+    # Accounts are the seller's own: one the file does not give is absent, never a sample
+    # (every account given is sent in settlement_details).
+    for name in SETTLEMENT_ACCOUNT_FIELDS:
+        values.setdefault(name, None)
+    kind = values.get("settlement_type", OrderPolicy().settlement_type)
+    needed = ("upi_address",) if kind == "upi" else SETTLEMENT_ACCOUNT_FIELDS[1:]
+    missing = [name for name in needed if not values.get(name)]
+    if missing:
+        raise ValueError(f"{path}: settlement_type {kind!r} needs {missing}")
     return OrderPolicy(**values)

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from ondc_adapter import keys as node_keys
 from ondc_adapter.keys import NodeKeys
+from ondc_adapter.orders.policy import SETTLEMENT_ACCOUNT_FIELDS, OrderPolicy
 from ondc_adapter.outbound import local_transport
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
@@ -222,8 +223,12 @@ def sandbox_officers(base: Settings, seller_id: str) -> dict[str, str]:
 
 
 def sandbox_terms(work_dir: Path) -> Path:
+    # A terms file never takes an account from the samples (``load_policy``): the sandbox
+    # seller names OrderPolicy's sample accounts itself.
+    sample = OrderPolicy()
+    accounts = {name: getattr(sample, name) for name in SETTLEMENT_ACCOUNT_FIELDS}
     path = work_dir / "seller-terms.json"
-    path.write_text(json.dumps(SANDBOX_TERMS))
+    path.write_text(json.dumps({**accounts, **SANDBOX_TERMS}))
     return path
 
 
