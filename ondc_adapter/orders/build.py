@@ -57,9 +57,14 @@ ON_STATUS_CANCEL_TAGS = ("quote_trail",)
 
 
 def order_message(record: OrderRecord, *, action: str | None = None) -> dict[str, Any]:
-    """``{"order": ...}`` of a callback; ``action`` trims what that callback may not carry."""
+    """``{"order": ...}`` of a callback; ``action`` trims what that callback may not carry.
+
+    A cancelled order is told in on_cancel's shape whatever the callback: ONDC's log validator
+    checks the on_status that ends an RTO (RTO-Delivered / RTO-Disposed) against the on_cancel
+    RTO schema, whose order admits no tags or documents (``schema/Retail/Cancel/
+    on_cancel_rto.ts``). The terms and the invoice were given before the cancel."""
     order = wire_order(record)
-    if action == "on_cancel":
+    if action == "on_cancel" or record.state == OrderState.CANCELLED.value:
         for key in NOT_IN_ON_CANCEL:
             order.pop(key, None)
     if action == "on_status":

@@ -114,8 +114,10 @@ async def move_fulfillment(
         raise IllegalTransition(refusal.reason, Code.FULFILLMENT_TERMINAL)
     f["state"] = {"descriptor": {"code": target.value}}
     stamp = format_timestamp(now)
-    if kind == FulfillmentType.RTO.value and target == F.RTO_DELIVERED:
+    if kind == FulfillmentType.RTO.value and target in (F.RTO_DELIVERED, F.RTO_DISPOSED):
+        # the parcel's way back ends: back at the store, or disposed of on the way
         f.setdefault("end", {}).setdefault("time", {})["timestamp"] = stamp
+    if kind == FulfillmentType.RTO.value and target == F.RTO_DELIVERED:
         for entry in record.items:
             if entry.get("fulfillment_id") == fulfillment_id:
                 await store.release_stock(
