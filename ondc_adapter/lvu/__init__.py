@@ -7,8 +7,9 @@ Each rule is a small function over the bundle's payloads that yields ``Finding``
 names its rule and the file of ``ONDC-Official/log-validation-utility`` it comes from, so a
 tester can read the original. The rules are grouped by the messages they read:
 ``context_rules`` (every payload), ``catalogue_rules`` (on_search), ``order_rules`` (select to
-on_confirm), ``after_rules`` (on_status, cancel, on_cancel, catalog_rejection); ``igm_rules``
-(with the IGM schemas in ``igm_schema``) for IGM bundles.
+on_confirm), ``after_rules`` (on_status, cancel, on_cancel, catalog_rejection), ``cancel_rules``
+(the out-of-stock on_select, on_cancel's schema and quote_trail, the on_status ending an RTO);
+``igm_rules`` (with the IGM schemas in ``igm_schema``) for IGM bundles.
 
 The port covers the rules that apply to a seller node's callbacks and to the buyer requests
 the sandbox sends, as far as they are known (``../shared/reference/certification.md`` and the
@@ -22,13 +23,15 @@ from __future__ import annotations
 from typing import Any
 
 from ondc_adapter.lvu.after_rules import AFTER_RULES
+from ondc_adapter.lvu.cancel_rules import CANCEL_RULES
 from ondc_adapter.lvu.catalogue_rules import CATALOGUE_RULES
 from ondc_adapter.lvu.context_rules import CONTEXT_RULES
 from ondc_adapter.lvu.findings import FLOW_KEYS, Bundle, Finding, Rule
 from ondc_adapter.lvu.igm_rules import IGM_RULES
 from ondc_adapter.lvu.order_rules import ORDER_RULES
 
-RULES: tuple[Rule, ...] = (*CONTEXT_RULES, *CATALOGUE_RULES, *ORDER_RULES, *AFTER_RULES)
+RULES: tuple[Rule, ...] = (*CONTEXT_RULES, *CATALOGUE_RULES, *ORDER_RULES, *AFTER_RULES,
+                          *CANCEL_RULES)
 IGM_VERSION = "2.0.0"
 
 

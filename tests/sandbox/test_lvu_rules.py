@@ -120,6 +120,23 @@ BROKEN: list[tuple[str, str, Break]] = [
     ("on_cancel.rto", "5",
      lambda d: next(f for f in _order(d, "on_cancel")["fulfillments"]
                     if f["type"] == "RTO").pop("start")),
+    ("on_select_oos.quantity", "3",
+     lambda d: next(b for b in _order(d, "on_select_out_of_stock")["quote"]["breakup"]
+                    if b["@ondc/org/title_type"] == "item")["item"]["quantity"]["available"].update(
+         count="0")),
+    ("on_cancel.schema", "4",
+     lambda d: next(f for f in _order(d, "on_cancel")["fulfillments"]
+                    if f["type"] == "Cancel").pop("start")),
+    ("on_cancel.quote_trail", "5",
+     lambda d: next(e for t in next(f for f in _order(d, "on_cancel")["fulfillments"]
+                                    if f["type"] == "RTO")["tags"]
+                    for e in t["list"] if e["code"] == "value").update(value="-1.00")),
+    ("on_status_rto.order", "5",
+     lambda d: _order(d, "on_status_rto_delivered/disposed").update(documents=[])),
+    # the validator's off-by-one: an RTO-Delivered with its end time is refused
+    ("on_status_rto.order", "5",
+     lambda d: next(f for f in _order(d, "on_status_rto_delivered/disposed")["fulfillments"]
+                    if f["type"] == "RTO")["state"]["descriptor"].update(code="RTO-Delivered")),
     ("on_update.part_cancel_state", "6",  # the seller accepted before cancelling one unit
      lambda d: _order(d, "on_update_part_cancel").update(state="Accepted")),
     ("on_status.cancel_fulfillment", "6",  # the part cancel's request repeated in on_status
