@@ -1,6 +1,8 @@
 """Item ``descriptor.code`` values: ``"<type>:<code>"`` (1 EAN, 2 ISBN, 3 GTIN, 4 HSN, 5 UPC,
-6 others). ONDC's log validator expects ``1:`` + EAN-8/13 for RET10/13/16/18, ``4:`` + a 4/6/8/10
-digit HSN for RET12 and ``3:`` + GTIN-8/12/13/14 for RET14/15 (protocol.md 4.2).
+6 others). ONDC's log validator (``utils/Retail/Search/on_search.ts``) expects ``1:`` + 8 to 13
+digits (an EAN) for RET10 and RET13, ``4:`` + a 4/6/8/10 digit HSN for RET12 and ``3:`` + 8, 12,
+13 or 14 digits (a GTIN) for the other retail domains, RET16 and RET18 among them. An EAN-13 is a
+GTIN-13: a Home & Kitchen item's barcode is written ``3:`` + the same 13 digits.
 
 We go one step further than the validator and check the GS1 check digit, because a wrong digit
 is the commonest typo in seller sheets and a buyer app scanning codes would reject the item.
@@ -8,9 +10,9 @@ is the commonest typo in seller sheets and a buyer app scanning codes would reje
 
 from __future__ import annotations
 
-EAN_DOMAINS = frozenset({"ONDC:RET10", "ONDC:RET13", "ONDC:RET16", "ONDC:RET18"})
+EAN_DOMAINS = frozenset({"ONDC:RET10", "ONDC:RET13"})
 HSN_DOMAINS = frozenset({"ONDC:RET12"})
-GTIN_DOMAINS = frozenset({"ONDC:RET14", "ONDC:RET15"})
+GTIN_DOMAINS = frozenset({"ONDC:RET14", "ONDC:RET15", "ONDC:RET16", "ONDC:RET18"})
 
 
 def gs1_check_digit(body: str) -> int:
@@ -63,6 +65,15 @@ def expected_code_type(domain: str) -> str | None:
     return None
 
 
+def as_gtin(domain: str, code: str) -> str:
+    """``code`` as ``domain`` wants it written: in a GTIN domain a valid ``1:<EAN-8/13>`` is
+    the same number as a GTIN, so it becomes ``3:<digits>``; anything else is left as is."""
+    kind, sep, value = code.partition(":")
+    if domain in GTIN_DOMAINS and sep and kind == "1" and ean_problem(value) is None:
+        return "3:" + value
+    return code
+
+
 def descriptor_code_problem(domain: str, code: str) -> str | None:
     """Why ``code`` is not an acceptable ``descriptor.code`` for ``domain`` (``None`` if it is)."""
     kind, sep, value = code.partition(":")
@@ -70,8 +81,14 @@ def descriptor_code_problem(domain: str, code: str) -> str | None:
         return "must be '<type>:<code>', e.g. '1:8901234567890' (EAN) or '4:5007' (HSN)"
     expected = expected_code_type(domain)
     if expected is not None and kind != expected:
-        names = {"1": "1:<EAN-8/13>", "3": "3:<GTIN>", "4": "4:<HSN>"}
-        return f"{domain} needs {names[expected]}, got type {kind!r}"
+        names = {"1": "1:<EAN-8/13>", "3": "3:<GTIN-8/12/13/14>", "4": "4:<HSN>"}
+        hint = ""
+        if expected == "3" and kind == "1":
+            bad_ean = ean_problem(value)
+            if bad_ean:  # the number itself is wrong: say that first
+                return f"EAN {value!r} {bad_ean}"
+            hint = f" (an EAN is a GTIN: write 3:{value})"
+        return f"{domain} needs {names[expected]}, got type {kind!r}{hint}"
     if kind == "1":
         reason = ean_problem(value)
     elif kind == "4":

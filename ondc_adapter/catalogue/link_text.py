@@ -16,7 +16,7 @@ from ondc_adapter.catalogue.bpp_profile import CATALOGUE_FULFILLMENTS, BppProfil
 from ondc_adapter.catalogue.item_text import ITEM_COLUMNS, item_text
 from ondc_adapter.catalogue.json_text import Timestamps, dumps
 from ondc_adapter.catalogue.on_search_reads import provider_headers, stream_items
-from ondc_adapter.catalogue.page_builder import Page, PageBuilder
+from ondc_adapter.catalogue.page_builder import Page, PageBuilder, menu_categories
 from ondc_adapter.catalogue.provider_header import ProviderHeader, variant_group_json
 from ondc_adapter.catalogue.tables import Item, VariantGroup
 
@@ -103,9 +103,10 @@ async def stream_catalogue(
     first = True
     groups: dict[str, VariantGroup] = {}
     used: dict[str, str] = {}  # variant group id -> its JSON, in order of first use
+    menus: list[str] = []  # the provider's categories when its items use no variant group
 
     def close_provider() -> str:
-        return '],"categories":[' + ",".join(used.values()) + "]}"
+        return '],"categories":[' + ",".join(list(used.values()) or menus) + "]}"
 
     stmt = select(*ITEM_COLUMNS).where(*conditions).order_by(Item.provider_id, Item.domain, Item.id)
     async for row in stream_items(session, stmt):
@@ -117,6 +118,7 @@ async def stream_catalogue(
             if current is not None:
                 parts.append(close_provider() + ",")
             head = header.build(ts, today, categories[provider_id])
+            menus = [dumps(m) for m in menu_categories(head)]
             parts.append(dumps(head)[:-1] + ',"items":[')
             current, first, groups, used = provider_id, True, header.groups, {}
         text = item_text(row, ts)

@@ -16,9 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ondc_adapter.catalogue.codes import descriptor_code_problem
+from ondc_adapter.catalogue.codes import as_gtin, descriptor_code_problem
 from ondc_adapter.catalogue.odop import OdopProduct, find_product
 from ondc_adapter.catalogue.rules import load_rules
 from ondc_adapter.protocol.durations import parse_duration
@@ -241,6 +241,13 @@ class ItemIn(_In):
         parse_duration(value)
         return value
 
+    @model_validator(mode="after")
+    def _gtin(self) -> ItemIn:
+        # Sellers know their barcode as an EAN; RET16 wants it written as a GTIN (3:), which
+        # an EAN-8/13 is, digit for digit (codes.as_gtin).
+        self.code = as_gtin(self.domain, self.code)
+        return self
+
 
 def pydantic_problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
     out = []
@@ -275,10 +282,9 @@ def item_problems(item: ItemIn, odop: OdopProduct | None = None) -> list[FieldPr
     """ONDC rules across fields. ``odop`` is the registry row of ``item.odop`` when known."""
     problems: list[FieldProblem] = []
     rules = load_rules()[item.domain]
-    if not rules.is_valid_category(item.category_id):
-        problems.append(
-            FieldProblem("category_id", f"{item.category_id!r} is not a {item.domain} category")
-        )
+    category_problem = rules.category_problem(item.category_id)
+    if category_problem:
+        problems.append(FieldProblem("category_id", category_problem))
     else:
         for code, reason in rules.attribute_problems(item.category_id, item.attributes):
             problems.append(FieldProblem(f"attributes.{code}", reason))

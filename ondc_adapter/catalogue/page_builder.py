@@ -19,6 +19,39 @@ from ondc_adapter.catalogue.json_text import dumps
 ENVELOPE_RESERVE = 4096  # context + error + JSON punctuation around the message
 
 
+def menu_categories(header: dict[str, Any]) -> list[dict[str, Any]]:
+    """A provider's ``custom_menu`` categories: one per ONDC category it sells (its
+    serviceability tags name them), ranked in that order; one named after the provider when
+    no tag names any.
+
+    Why: ONDC's log validator wants ``categories`` in every provider of a full catalogue
+    (``prvdr<i>categories``, utils/Retail/Search/on_search.ts), and a store whose items form no
+    variant group has none of its own. Items do not point at these menus (no
+    ``category_ids``): the validator's incremental check knows no catalogue categories and
+    would refuse any item that did, and a buyer app that groups items by menu finds these
+    empty, so it shows nothing more than before."""
+    names: list[str] = []
+    for tag in header.get("tags") or ():
+        if tag.get("code") != "serviceability":
+            continue
+        for entry in tag.get("list") or ():
+            if entry.get("code") == "category" and entry.get("value") not in names:
+                names.append(entry["value"])
+    if not names:
+        names = [str((header.get("descriptor") or {}).get("name") or header.get("id") or "Menu")]
+    return [
+        {
+            "id": f"M{rank}",
+            "descriptor": {"name": name},
+            "tags": [
+                {"code": "type", "list": [{"code": "type", "value": "custom_menu"}]},
+                {"code": "display", "list": [{"code": "rank", "value": str(rank)}]},
+            ],
+        }
+        for rank, name in enumerate(names, start=1)
+    ]
+
+
 @dataclass
 class Page:
     """One ``on_search`` message, already serialised (compact UTF-8 JSON, as the outbox
@@ -67,6 +100,7 @@ class PageBuilder:
         # the provider being filled
         self._head = ""
         self._groups: dict[str, str] = {}
+        self._menus: list[str] = []  # the provider's categories when no variant group is used
         self._cats: list[str] = []
         self._used: set[str] = set()
         self._item_texts: list[str] = []
@@ -78,13 +112,14 @@ class PageBuilder:
         if not self.inline:
             return self._head
         if self.full or self._cats:
-            body += ',"categories":[' + ",".join(self._cats) + "]"
+            cats = self._cats or (self._menus if self.full else [])
+            body += ',"categories":[' + ",".join(cats) + "]"
         if self._item_texts or self.full:
             body += ',"items":[' + ",".join(self._item_texts) + "]"
         return body + "}"
 
     def _provider_overhead(self) -> int:
-        return _size(self._head) + 32
+        return _size(self._head) + 32 + sum(_size(m) + 1 for m in self._menus)
 
     def _close_page(self) -> None:
         if self._providers:
@@ -102,6 +137,9 @@ class PageBuilder:
         self._domain = domain
         self._head = dumps(header)
         self._groups = {k: dumps(v) for k, v in groups.items()}
+        self._menus = (
+            [dumps(m) for m in menu_categories(header)] if self.full and self.inline else []
+        )
         self._begin_part()
 
     def _begin_part(self) -> None:

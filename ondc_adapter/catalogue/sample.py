@@ -15,8 +15,8 @@ Karnataka one in Bengaluru (560001, the city the sandbox buyer searches), carryi
 retail ODOP product of its state, as state handicraft emporia do. Items are dealt round-robin
 over the emporium's products, then every retail ODOP product of every district, so any
 ``--items`` >= the number of those covers them all. Every item satisfies its category's
-attribute rules and has a valid EAN-13 (RET10/RET16) or HSN (RET12) code. Prices are whole
-rupees, as artisans and emporia price (and see ``item``).
+attribute rules and has a valid EAN-13 (RET10; ``3:``, as a GTIN, in RET16) or HSN (RET12)
+code. Prices are whole rupees, as artisans and emporia price (and see ``item``).
 
 Written as a stream: memory does not grow with ``--items``.
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ondc_adapter.catalogue.cities import City, read_cities
-from ondc_adapter.catalogue.codes import with_check_digit
+from ondc_adapter.catalogue.codes import as_gtin, with_check_digit
 from ondc_adapter.catalogue.models import statutory_needs
 from ondc_adapter.catalogue.odop import OdopProduct, by_lgd, load_registry
 from ondc_adapter.catalogue.rules import CategoryRules, load_rules
@@ -78,11 +78,14 @@ STATE_GEO: dict[str, tuple[float, float, str]] = {
     "Uttarakhand": (30.07, 79.02, "24"),
     "West Bengal": (22.99, 87.85, "70"),
 }
+# Every hex code is in the COLOUR list of ONDC's log validator (constants/fashionEnum.ts):
+# the versions of its fashion rules that check colour against that list accept no other
+# ("#1E3A8A": InvldValueforItem), the others want any "#RRGGBB". Names: lower case words.
 COLOURS = (
-    ("#B22222", "firebrick"), ("#E52B50", "amaranth"), ("#1E3A8A", "indigo"),
+    ("#DC143C", "crimson"), ("#E52B50", "amaranth"), ("#4B0082", "indigo"),
     ("#FFD700", "gold"), ("#228B22", "forest green"), ("#800000", "maroon"),
-    ("#FF8C00", "saffron"), ("#F5F5DC", "beige"), ("#000000", "black"), ("#FFFFFF", "white"),
-    ("#008080", "teal"), ("#8B4513", "brown"),
+    ("#F4C430", "saffron"), ("#F5F5DC", "beige"), ("#000000", "black"), ("#FFFFFF", "white"),
+    ("#008080", "teal"), ("#964B00", "brown"),
 )
 KINDS = ("artisan", "shg", "cooperative", "emporium")
 KIND_NAMES = {"artisan": "Artisan", "shg": "Women SHG", "cooperative": "Weavers Cooperative",
@@ -348,7 +351,8 @@ class _Generator:
         if domain == "ONDC:RET12":
             code = f"4:{mapping.hsn or '6307'}"
         else:
-            code = "1:" + with_check_digit(f"890{index % 10**9:09d}")
+            # an EAN-13; written as a GTIN (3:) where the domain wants one (RET16)
+            code = as_gtin(domain, "1:" + with_check_digit(f"890{index % 10**9:09d}"))
         ctx = {
             "colour": colour,
             "colour_name": colour_name,

@@ -5,11 +5,12 @@ log-validation-utility (protocol.md 4.2) with the category rules shipped in ``da
 
 Checks: the category of each item is valid for ``context.domain`` and its ``attribute`` tags
 follow the category rules (mandatory codes, allowed values, patterns, no unknown codes);
-``descriptor.code`` is ``1:<EAN-8/13>`` (RET10/RET16, check digit verified) or
-``4:<HSN 4/6/8/10>`` (RET12); price > 0 and <= MRP; consumer care is ``name,email,phone``;
-``origin`` tag present; descriptions non-empty; provider/location/item/category ids unique;
-store, location and item timestamps not after ``context.timestamp``; each provider has
-``serviceability`` and an ``Order``/``All`` ``timing`` tag.
+``descriptor.code`` is ``1:<EAN-8/13>`` (RET10), ``3:<GTIN-8/12/13/14>`` (RET16; check digits
+verified) or ``4:<HSN 4/6/8/10>`` (RET12); price > 0 and <= MRP; consumer care is
+``name,email,phone``; ``origin`` tag present; descriptions non-empty; provider/location/item/
+category ids unique; store, location and item timestamps not after ``context.timestamp``; each
+provider has ``serviceability`` and an ``Order``/``All`` ``timing`` tag and, in a full
+catalogue, ``categories``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ def validate_on_search(payload: dict[str, Any]) -> list[Problem]:
                 if str(holiday) < sent.date().isoformat():
                     add(f"{ppath}.locations[{l_index}].time.schedule.holidays",
                         "holiday in the past")
+        if catalog.get("bpp/descriptor") is not None and provider.get("items") and not (
+            provider.get("categories")
+        ):
+            add(f"{ppath}.categories", "missing (the log validator wants them in every provider)")
         category_ids: set[str] = set()
         for c_index, category in enumerate(provider.get("categories") or []):
             if category.get("id") in category_ids:
