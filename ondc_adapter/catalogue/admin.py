@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -79,6 +79,12 @@ class PriceIn(BaseModel):
 
 class EnabledIn(BaseModel):
     enabled: bool
+
+
+class StoreStatusIn(BaseModel):
+    status: Literal["enable", "close", "disable"] = Field(
+        description="enable (open), close (temporarily closed), disable"
+    )
 
 
 class Deleted(BaseModel):
@@ -214,6 +220,25 @@ async def set_provider_status(provider_id: str, body: EnabledIn, request: Reques
     async with _db(request).session() as session:
         if not await write.set_provider_enabled(session, provider_id, body.enabled, now):
             raise HTTPException(404, f"provider {provider_id!r} not found")
+        pushed = await _push(session, _settings(request), now, providers=[provider_id])
+        return await _provider_out(session, provider_id, pushed)
+
+
+@router.patch(
+    "/providers/{provider_id}/locations/{location_id}/status",
+    response_model=ProviderOut,
+    responses=RESPONSES,
+)
+async def set_store_status(
+    provider_id: str, location_id: str, body: StoreStatusIn, request: Request
+) -> ProviderOut:
+    """Open, temporarily close or disable one store of a seller (its ``time.label``)."""
+    now = _now()
+    async with _db(request).session() as session:
+        if not await write.set_location_status(session, provider_id, location_id, body.status,
+                                               now):
+            raise HTTPException(404, f"store {location_id!r} of provider {provider_id!r} "
+                                     "not found")
         pushed = await _push(session, _settings(request), now, providers=[provider_id])
         return await _provider_out(session, provider_id, pushed)
 

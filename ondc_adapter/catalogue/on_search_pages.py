@@ -23,7 +23,7 @@ from ondc_adapter.catalogue.on_search_reads import (
     provider_headers,
 )
 from ondc_adapter.catalogue.page_builder import Page, PageBuilder
-from ondc_adapter.catalogue.provider_header import variant_group_json
+from ondc_adapter.catalogue.provider_header import ProviderHeader, variant_group_json
 from ondc_adapter.catalogue.tables import Item, Provider
 
 MAX_SQL_IDS = 5000  # the most ids put in one SQL IN: longer lists are filtered while streaming
@@ -57,12 +57,14 @@ async def iter_pages(
     ``item_ids`` / ``provider_ids``. Incremental: the items (live or not) and providers
     changed in ``[changed_since, changed_until]`` or listed in ``item_ids`` /
     ``provider_ids``; disabled and deleted ones carry ``time.label = "disable"``; a provider
-    whose own record did not change is sent as ``{"id", "items"}`` only.
+    whose own record did not change is sent as ``{"id", "items"}`` only; with a window, a
+    changed provider lists only its stores changed in the window (``changed_stores``).
 
     ``cache``: the process's ``OnSearchCache``, so items unchanged since an earlier search are
     not read from the database again (see ``item_rows``)."""
     ts = Timestamps()
     today = now.date().isoformat()
+    window_given = incremental and (changed_since is not None or changed_until is not None)
     builder = PageBuilder(profile, max_bytes, full=not incremental)
     nothing = (item_ids is not None and not item_ids) or (
         provider_ids is not None and not provider_ids
@@ -197,6 +199,8 @@ async def iter_pages(
                     head = header.build(ts, today, categories.get(key, set()))
                     if incremental and provider_id not in changed_providers:
                         head = {"id": head["id"]}
+                    elif window_given:
+                        head = changed_stores(head, header, changed_since, changed_until)
                     groups = {g.id: variant_group_json(g) for g in header.groups.values()}
                     builder.start_provider(domain_, head, groups)
                     emitted.add(provider_id)
@@ -206,11 +210,45 @@ async def iter_pages(
     builder.end_provider()
     for provider_id in sorted(changed_providers - emitted):
         header = headers.get(provider_id)
-        if header is not None:  # provider-level change only (enable/disable, details)
-            builder.start_provider(domain or "", header.build(ts, today, set()), {})
+        if header is not None:  # provider-level change only (enable/disable, details, stores)
+            head = header.build(ts, today, set())
+            if window_given:
+                head = changed_stores(head, header, changed_since, changed_until)
+            builder.start_provider(domain or "", head, {})
             builder.end_provider()
     for page in builder.finish():
         yield page
+
+
+def changed_stores(
+    head: dict[str, Any], header: ProviderHeader, since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    """``head`` (a provider's built header) with only the stores written in ``[since,
+    until]`` and the tags naming them: a pull answers what changed, and a store repeated
+    unchanged would read as a change to the buyer app (ONDC's validator says so: its
+    ``time.label`` equal to the full catalogue's). A provider created in the window has all
+    its stores written in it; one only enabled, disabled or described anew lists none."""
+    kept = {
+        loc.id for loc in header.locations
+        if loc.deleted_at is None
+        and (since is None or loc.updated_at >= since)
+        and (until is None or loc.updated_at <= until)
+    }
+    out = dict(head)
+    locations = [loc for loc in head.get("locations") or [] if loc.get("id") in kept]
+    if locations:
+        out["locations"] = locations
+    else:
+        out.pop("locations", None)
+
+    def names_kept(tag: dict[str, Any]) -> bool:
+        named = [e.get("value") for e in tag.get("list") or [] if e.get("code") == "location"]
+        return all(n in kept for n in named)
+
+    if "tags" in head:
+        out["tags"] = [t for t in head["tags"] if names_kept(t)]
+    return out
 
 
 async def build_pages(session: AsyncSession, **kwargs: Any) -> list[Page]:

@@ -239,6 +239,29 @@ async def touch_provider(session: AsyncSession, provider_id: str, now: datetime)
     )
 
 
+async def set_location_status(
+    session: AsyncSession, provider_id: str, location_id: str, status: str, now: datetime
+) -> bool:
+    """Open ("enable"), temporarily close ("close") or disable a live store; ``False`` if the
+    provider has no such store. The provider is stamped too (``touch_provider``)."""
+    if status not in ("enable", "close", "disable"):
+        raise ValueError(f"store status must be enable, close or disable, not {status!r}")
+    result: Any = await session.execute(
+        update(Location)
+        .where(
+            Location.provider_id == provider_id,
+            Location.id == location_id,
+            Location.deleted_at.is_(None),
+        )
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        return False
+    await touch_provider(session, provider_id, now)
+    return True
+
+
 async def set_provider_enabled(
     session: AsyncSession, provider_id: str, enabled: bool, now: datetime
 ) -> bool:

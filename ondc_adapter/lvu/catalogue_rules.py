@@ -1,5 +1,6 @@
 """Rules on the seller's catalogue (``utils/Retail/Search/on_search.ts``,
-``utils/Retail/SearchInc/onSearchIncremental.ts``, ``schema/Retail/RET/on_search.ts``)."""
+``utils/Retail/SearchInc/onSearchIncremental.ts``, ``schema/Retail/RET/on_search.ts``) and on
+the buyer's searches asking for it (``schema/Retail/RET/search.ts``)."""
 
 from __future__ import annotations
 
@@ -253,5 +254,106 @@ def incremental(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
             "Transaction Id for /search_inc_refresh and /on_search_inc_refresh api should be same")
 
 
+SEARCH_KEYS = ("search_full_catalog_refresh", "search_inc_refresh")
+SEARCH_TAG_CODES = ("catalog_inc", "bap_terms", "bap_features")
+SEARCH_TAG_LIST_CODES = frozenset(
+    ["start_time", "end_time", "mode", "static_terms", "effective_date", "static_terms_new",
+     "000", "001", "002", "003", "004", "005", "006", "007", "008",
+     "0091", "0092", "0093", "0094", "0095", "0096", "0097", "0098", "0099",
+     "009A", "009B", "009C", "009D", "009E", "00A", "00B", "00C", "00D", "00E", "00F",
+     "010", "011", "012", "013", "014", "015", "016", "017", "018", "019",
+     "01A", "01B", "01C", "01D"])
+
+
+@rule("search.tags", "schema/Retail/RET/search.ts")
+def search_tags(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """``intent.tags`` of a search: optional on a full search, required on an incremental
+    one (``searchIncremental.ts``); when sent, each group is catalog_inc, bap_terms or
+    bap_features with a non-empty list of known codes, and one of them is bap_features."""
+    for key in SEARCH_KEYS:
+        payload = bundle.get(key)
+        if not payload:
+            continue
+        intent = (payload.get("message") or {}).get("intent") or {}
+        tags = intent.get("tags")
+        if tags is None:
+            if key == "search_inc_refresh":
+                yield key, "message.intent.tags", (
+                    "/message/intent should have a required property tags")
+            continue
+        if not isinstance(tags, list) or not tags:
+            yield key, "message.intent.tags", (
+                "/message/intent/tags must NOT have fewer than 1 items")
+            continue
+        for n, tag in enumerate(tags):
+            if not isinstance(tag, dict) or tag.get("code") not in SEARCH_TAG_CODES:
+                yield key, f"message.intent.tags[{n}].code", (
+                    f"/message/intent/tags/{n}/code must be equal to one of the allowed values "
+                    f"({', '.join(SEARCH_TAG_CODES)})")
+                continue
+            entries = tag.get("list")
+            if not isinstance(entries, list) or not entries:
+                yield key, f"message.intent.tags[{n}].list", (
+                    f"/message/intent/tags/{n}/list must NOT have fewer than 1 items")
+                continue
+            for m, entry in enumerate(entries):
+                if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+                    yield key, f"message.intent.tags[{n}].list[{m}]", (
+                        f"/message/intent/tags/{n}/list/{m} must have required property 'value'")
+                elif entry.get("code") not in SEARCH_TAG_LIST_CODES:
+                    yield key, f"message.intent.tags[{n}].list[{m}].code", (
+                        f"/message/intent/tags/{n}/list/{m}/code must be equal to one of the "
+                        "allowed values")
+        if not any(isinstance(t, dict) and t.get("code") == "bap_features" and "list" in t
+                   for t in tags):
+            yield key, "message.intent.tags", (
+                "/message/intent/tags must contain at least 1 valid item(s) "
+                "(a bap_features group)")
+
+
+def _locations_by_provider(catalog: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        str(p.get("id")): {str(loc.get("id")): loc for loc in p.get("locations") or []
+                           if isinstance(loc, dict)}
+        for p in catalog.get("bpp/providers") or [] if isinstance(p, dict)
+    }
+
+
+@rule("on_search_inc.providers", "utils/Retail/SearchInc/onSearchIncremental.ts")
+def incremental_providers(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """What an incremental on_search lists must be in the full catalogue the flow got first
+    (providers, stores), and a store it lists must have changed: its ``time.label`` differs
+    from the full catalogue's."""
+    full = bundle.get("on_search_full_catalog_refresh")
+    inc = bundle.get("on_search_inc_refresh")
+    if not full or not inc:
+        return
+    known = _locations_by_provider((full.get("message") or {}).get("catalog") or {})
+    every_store = {lid for stores in known.values() for lid in stores}
+    catalog = (inc.get("message") or {}).get("catalog") or {}
+    for n, provider in enumerate(catalog.get("bpp/providers") or []):
+        pid = str(provider.get("id"))
+        if pid not in known:
+            yield "on_search_inc_refresh", f"bpp/providers[{n}].id", (
+                f"provider id: {pid} in bpp/providers didn't matched for providers id of "
+                "/on_search_full_catalog_refresh")
+            continue
+        for m, loc in enumerate(provider.get("locations") or []):
+            lid = str(loc.get("id"))
+            where = f"bpp/providers[{n}].locations[{m}]"
+            if lid not in every_store:
+                yield "on_search_inc_refresh", f"{where}.id", (
+                    "Location id sent in payload was not present in "
+                    "/on_search_full_catalog_refresh api ")
+                continue
+            before = (known[pid].get(lid) or {}).get("time") or {}
+            if before.get("label") == (loc.get("time") or {}).get("label"):
+                yield "on_search_inc_refresh", f"{where}.time.label", (
+                    "location label (/bpp/providers/locations/time/label) for "
+                    "/on_search_inc_refresh should not be equal to "
+                    "/on_search_full_catalog_refresh.label")
+
+
 CATALOGUE_RULES = (quantities, unique_ids, fulfillment_types, bpp_terms, item_rules,
-                   location_rules, area_codes, statutory, incremental)
+                   location_rules, area_codes, statutory, incremental, search_tags,
+                   incremental_providers)

@@ -99,14 +99,27 @@ def _order(state: FlowState, action: str) -> dict[str, Any]:
     return copy.deepcopy(state.latest(action)["message"]["order"])
 
 
+# The buyer app's feature declaration on every search (``bap_features``): ONDC's retail 1.2.0
+# search schema wants the group in ``intent.tags`` whenever tags are sent (a catalog_inc refresh
+# without it is rejected), each code from ONDC's feature-discovery list with value "yes". The
+# sandbox buyer declares one code, "001": one that both the 1.2.0 schema's list and the later
+# ones accept ("000" is gone from those).
+BAP_FEATURES = {"code": "bap_features", "list": [{"code": "001", "value": "yes"}]}
+
+
+def _search_payment(finder_fee: str) -> dict[str, str]:
+    return {
+        "@ondc/org/buyer_app_finder_fee_type": "percent",
+        "@ondc/org/buyer_app_finder_fee_amount": finder_fee,
+    }
+
+
 def build_search(state: FlowState, *, fulfillment_type: str = "Delivery",
                  finder_fee: str = "3", category: str | None = None) -> dict[str, Any]:
     intent: dict[str, Any] = {
         "fulfillment": {"type": fulfillment_type},
-        "payment": {
-            "@ondc/org/buyer_app_finder_fee_type": "percent",
-            "@ondc/org/buyer_app_finder_fee_amount": finder_fee,
-        },
+        "payment": _search_payment(finder_fee),
+        "tags": [copy.deepcopy(BAP_FEATURES)],
     }
     if category:
         intent["category"] = {"id": category}
@@ -117,15 +130,26 @@ def build_search(state: FlowState, *, fulfillment_type: str = "Delivery",
 
 
 def build_search_inc(state: FlowState, *, mode: str = "pull", window_seconds: int = 3600,
-                     end_offset_seconds: float = 0) -> dict[str, Any]:
-    """Incremental catalogue refresh (city "*"): ``mode`` pull (start/end window) | start | stop."""
+                     end_offset_seconds: float = 0, since: str | None = None) -> dict[str, Any]:
+    """Incremental catalogue refresh (city "*"): ``mode`` pull (start/end window) | start | stop.
+
+    A pull asks for the last ``window_seconds``, or, with ``since`` (an earlier step's id), for
+    what changed after that step's message was sent, as a buyer app asks for the changes since
+    its last full catalogue."""
     ctx = state.context("search", transaction_id=state.search_transaction_id)
     ctx["city"] = "*"
     # The window must end at or before context.timestamp: measure from that very value.
     now = parse_timestamp(ctx["timestamp"])
     if mode == "pull":
         end = now - timedelta(seconds=end_offset_seconds)
-        start = end - timedelta(seconds=window_seconds)
+        if since is not None:
+            if since not in state.messages:
+                raise BuildError(f"search_inc: no earlier step {since!r}")
+            start = parse_timestamp(str(paths.get(state.messages[since], "context.timestamp")))
+            if not start < end:
+                raise BuildError(f"search_inc: step {since!r} is not before the window's end")
+        else:
+            start = end - timedelta(seconds=window_seconds)
         tag_list = [
             {"code": "start_time", "value": format_timestamp(start)},
             {"code": "end_time", "value": format_timestamp(end)},
@@ -136,11 +160,8 @@ def build_search_inc(state: FlowState, *, mode: str = "pull", window_seconds: in
         "context": ctx,
         "message": {
             "intent": {
-                "payment": {
-                    "@ondc/org/buyer_app_finder_fee_type": "percent",
-                    "@ondc/org/buyer_app_finder_fee_amount": "3",
-                },
-                "tags": [{"code": "catalog_inc", "list": tag_list}],
+                "payment": _search_payment("3"),
+                "tags": [{"code": "catalog_inc", "list": tag_list}, copy.deepcopy(BAP_FEATURES)],
             }
         },
     }

@@ -391,10 +391,11 @@ def check_path_exists(ctx: CheckContext, arg: Any) -> list[str]:
 
 
 def check_path_absent(ctx: CheckContext, arg: Any) -> list[str]:
-    """What the version does not have (retail 1.2.0: no order cancellation_terms)."""
+    """What must not be there (retail 1.2.0: no order cancellation_terms; an incremental
+    on_search: nothing but what changed)."""
     sentinel = object()
     found = paths.get(ctx.payload, str(arg), sentinel)
-    return [] if found is sentinel else [f"{arg} present, but retail 1.2.0 has none"]
+    return [] if found is sentinel else [f"{arg} present, but should be absent"]
 
 
 def check_ack(ctx: CheckContext, arg: Any) -> list[str]:

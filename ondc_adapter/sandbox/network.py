@@ -559,8 +559,9 @@ async def perform_remote_seller_action(
     network: SandboxNetwork, action: str, raw: bytes
 ) -> JSONResponse:
     """Order actions take ``{order_id, params}``; catalogue actions (set_price, set_stock,
-    disable_item, enable_item) take ``{params: {item, ...}, after_message_id}`` with the item
-    already resolved to an id, and answer the completed params (the price set...); issue
+    disable_item, enable_item, set_store_status) take ``{params: {item, ...},
+    after_message_id}`` with the item already resolved to an id, and answer the completed
+    params (the price set, the store changed...); issue
     actions (issue_ask_info, issue_propose...; the complaint's issue_raise, issue_accept...)
     take ``{issue_id, params, after_message_id}``."""
     from ondc_adapter.sandbox.builders import FlowState

@@ -2,7 +2,8 @@
 the seller actions scenario steps ask for, performed through the adapter's own seller-side
 functions (the ones its admin API and CLI call): order actions (advance a fulfillment, cancel,
 part-cancel, accept), catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
-``enable_item``), which also push incremental ``on_search`` to subscribed buyer apps, and
+``enable_item``, and ``set_store_status`` on the store of an item), which also push incremental
+``on_search`` to subscribed buyer apps, and
 actions on the flow's complaint (``issue_ask_info``, ``issue_propose``, ``issue_resolve``...,
 through ``igm.service``), each sending its ``on_issue``, and on the complaint the seller raises
 itself (``issue_raise``, ``issue_accept``, ``issue_escalate``, ``issue_close``..., through
@@ -109,8 +110,11 @@ CATALOGUE_ACTIONS: dict[str, tuple[str, ...]] = {
     "set_stock": ("value",),
     "disable_item": (),
     "enable_item": (),
+    # the store the item ships from: status enable (open), close (temporarily) or disable
+    "set_store_status": ("status",),
 }
 ITEM_STRATEGIES = ("first_in_stock", "in_stock", "first")
+STORE_STATUSES = ("enable", "close", "disable")
 # Actions on the flow's complaint (IGM 2.0.0), on the issue the flow's latest ``issue`` names:
 # what each takes in ``params``. ``issue_handled`` changes nothing: it waits until the adapter
 # has handled that request and, given ``status``, checks the issue's status (after a buyer's
@@ -230,6 +234,8 @@ def prepare_catalogue_action(action: str, params: dict[str, Any], state: FlowSta
         missing.append("value or percent")
     if missing:
         raise BuildError(f"{action} needs {', '.join(missing)}")
+    if action == "set_store_status" and params["status"] not in STORE_STATUSES:
+        raise BuildError(f"set_store_status: status is one of {', '.join(STORE_STATUSES)}")
     search = state.last.get("search")
     return str(search["context"]["message_id"]) if search else None
 
@@ -247,6 +253,34 @@ def new_price(current: Decimal, params: dict[str, Any]) -> Decimal:
     if price <= 0:
         raise SellerActionFailed(f"set_price: price must be > 0, got {price}")
     return price
+
+
+def _item_change(action: str, item: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``write.change_item`` arguments of set_price, set_stock, disable_item or
+    enable_item on ``item``; completes ``params["value"]`` (price "123.00", stock "3")."""
+    change: dict[str, Any] = {}
+    if action == "set_price":
+        price = new_price(item.price, params)
+        mrp = item.mrp
+        if params.get("mrp") is not None:
+            mrp = new_price(item.mrp, {"value": params["mrp"]})
+            change["mrp"] = mrp
+        if price > mrp:  # the admin API's rule (422 there)
+            raise SellerActionFailed(f"set_price: {price} exceeds MRP {mrp}")
+        change["price"] = price
+        params["value"] = f"{price:.2f}"
+    elif action == "set_stock":
+        try:
+            stock = int(str(params["value"]))
+        except ValueError:
+            raise SellerActionFailed("set_stock: value must be a whole number") from None
+        if stock < 0:
+            raise SellerActionFailed("set_stock: value must be >= 0")
+        change["stock"] = stock
+        params["value"] = str(stock)
+    else:
+        change["enabled"] = action == "enable_item"
+    return change
 
 
 class RemoteSeller:
@@ -424,10 +458,12 @@ class ServiceSeller:
     async def catalogue_action(
         self, action: str, params: dict[str, Any], *, after_message_id: str | None
     ) -> str:
-        """Change one item through the catalogue's write functions and push the change
-        (``catalogue.handler.push_incremental``), in one transaction, as the admin API's
-        ``PATCH /admin/items/{id}/price|stock|status`` do; completes ``params`` with what the
-        catalogue now shows (``value``: price "123.00" or stock "3")."""
+        """Change one item (or, ``set_store_status``, the store it ships from) through the
+        catalogue's write functions and push the change (``catalogue.handler.push_incremental``),
+        in one transaction, as the admin API's ``PATCH /admin/items/{id}/price|stock|status``
+        and ``PATCH /admin/providers/{id}/locations/{id}/status`` do; completes ``params`` with
+        what the catalogue now shows (``value``: price "123.00" or stock "3"; ``provider`` and
+        ``location`` of the store)."""
         from ondc_adapter.catalogue import write
         from ondc_adapter.catalogue.handler import push_incremental
         from ondc_adapter.catalogue.tables import Item
@@ -443,34 +479,29 @@ class ServiceSeller:
             item = await session.get(Item, item_id)
             if item is None or item.deleted_at is not None:
                 raise SellerActionFailed(f"{action}: no item {item_id!r} in the catalogue")
-            change: dict[str, Any] = {}
-            if action == "set_price":
-                price = new_price(item.price, params)
-                mrp = item.mrp
-                if params.get("mrp") is not None:
-                    mrp = new_price(item.mrp, {"value": params["mrp"]})
-                    change["mrp"] = mrp
-                if price > mrp:  # the admin API's rule (422 there)
-                    raise SellerActionFailed(f"set_price: {price} exceeds MRP {mrp}")
-                change["price"] = price
-                params["value"] = f"{price:.2f}"
-            elif action == "set_stock":
-                try:
-                    stock = int(str(params["value"]))
-                except ValueError:
-                    raise SellerActionFailed("set_stock: value must be a whole number") from None
-                if stock < 0:
-                    raise SellerActionFailed("set_stock: value must be >= 0")
-                change["stock"] = stock
-                params["value"] = str(stock)
+            if action == "set_store_status":
+                status = str(params.get("status"))
+                if status not in STORE_STATUSES:
+                    raise SellerActionFailed(
+                        f"{action}: status is one of {', '.join(STORE_STATUSES)}")
+                if not await write.set_location_status(
+                        session, item.provider_id, item.location_id, status, now):
+                    raise SellerActionFailed(f"{action}: the store of {item_id!r} is gone")
+                pushed = await push_incremental(
+                    session, settings=st.settings, now=now, provider_ids=[item.provider_id]
+                )
+                params.update(provider=item.provider_id, location=item.location_id)
             else:
-                change["enabled"] = action == "enable_item"
-            await write.change_item(session, item_id, now, **change)
-            pushed = await push_incremental(
-                session, settings=st.settings, now=now, item_ids=[item_id]
-            )
+                await write.change_item(session, item_id, now,
+                                        **_item_change(action, item, params))
+                pushed = await push_incremental(
+                    session, settings=st.settings, now=now, item_ids=[item_id]
+                )
         st.dispatcher.wake()
         params["pushed"] = len(pushed)
+        if action == "set_store_status":
+            return (f"{action} {params['location']} of {params['provider']} {params['status']}"
+                    f" pushed={len(pushed)}")
         shown = f" {params['value']}" if "value" in params else ""
         return f"{action} {item_id}{shown} pushed={len(pushed)}"
 

@@ -60,6 +60,15 @@ def _set_tags(tags: list[dict[str, Any]], code: str, entry: dict[str, str]) -> N
     next(t for t in tags if t["code"] == code)["list"].append(entry)
 
 
+def _unchanged_store(data: dict[str, Any]) -> None:
+    """The incremental on_search's store shows the label it had in the full catalogue."""
+    [changed] = _catalog(data, "on_search_inc_refresh")["bpp/providers"]
+    store = changed["locations"][0]
+    before = next(p for p in _catalog(data)["bpp/providers"] if p["id"] == changed["id"])
+    old = next(loc for loc in before["locations"] if loc["id"] == store["id"])
+    store["time"]["label"] = old["time"]["label"]
+
+
 Break = Callable[[dict[str, Any]], None]
 BROKEN: list[tuple[str, str, Break]] = [
     ("context.basics", "2",
@@ -91,6 +100,11 @@ BROKEN: list[tuple[str, str, Break]] = [
                 for provider in _catalog(d)["bpp/providers"] for item in provider["items"]]),
     ("on_search_inc.context", "9",
      lambda d: d["payload"]["on_search_inc_refresh"]["context"].update(city="std:080")),
+    ("search.tags", "9",
+     lambda d: d["payload"]["search_inc_refresh"]["message"]["intent"].update(tags=[
+         t for t in d["payload"]["search_inc_refresh"]["message"]["intent"]["tags"]
+         if t["code"] != "bap_features"])),
+    ("on_search_inc.providers", "1", lambda d: _unchanged_store(d)),
     ("on_select.quote", "2",
      lambda d: next(b for b in _order(d, "on_select")["quote"]["breakup"]
                     if b["@ondc/org/title_type"] == "item")["item"]["quantity"]["available"].update(

@@ -105,7 +105,8 @@ def check_push_flow(output: RunOutput) -> None:
     start, push = payload["search_inc_refresh"], payload["on_search_inc_refresh"]
     full = payload["on_search_full_catalog_refresh"]
     assert start["message"]["intent"]["tags"] == [
-        {"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]}
+        {"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]},
+        {"code": "bap_features", "list": [{"code": "001", "value": "yes"}]},
     ]
     # unsolicited: the subscription's transaction, a message_id of its own, city "*"
     assert push["context"]["transaction_id"] == start["context"]["transaction_id"]
