@@ -2,7 +2,10 @@
 6 others). ONDC's log validator (``utils/Retail/Search/on_search.ts``) expects ``1:`` + 8 to 13
 digits (an EAN) for RET10 and RET13, ``4:`` + a 4/6/8/10 digit HSN for RET12 and ``3:`` + 8, 12,
 13 or 14 digits (a GTIN) for the other retail domains, RET16 and RET18 among them. An EAN-13 is a
-GTIN-13: a Home & Kitchen item's barcode is written ``3:`` + the same 13 digits.
+GTIN-13: a Home & Kitchen item's barcode is written ``3:`` + the same 13 digits. (Later versions
+of that file, the ones that also check offers, RET1A and AGR10, want ``1:`` + an EAN-8/13 in
+RET16 and RET18 and ``3:`` in RET14/15 only: moving RET16/RET18 to ``EAN_DOMAINS`` follows them,
+and stored ``3:`` codes of 8 or 13 digits are then the same numbers typed ``1:``.)
 
 We go one step further than the validator and check the GS1 check digit, because a wrong digit
 is the commonest typo in seller sheets and a buyer app scanning codes would reject the item.

@@ -354,6 +354,130 @@ def incremental_providers(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                     "/on_search_full_catalog_refresh.label")
 
 
+FULL = "on_search_full_catalog_refresh"
+CATEGORY_TYPES = ("custom_menu", "custom_group", "variant_group")
+
+
+def _full_providers(bundle: Bundle) -> Iterator[tuple[int, dict[str, Any]]]:
+    payload = bundle.get(FULL)
+    if payload:
+        catalog = (payload.get("message") or {}).get("catalog") or {}
+        for p, provider in enumerate(catalog.get("bpp/providers") or []):
+            if isinstance(provider, dict):
+                yield p, provider
+
+
+@rule("on_search.categories", SRC)
+def provider_categories(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """Every provider of the full catalogue has ``categories`` (any retail domain), each
+    typed custom_menu, custom_group or variant_group."""
+    for p, provider in _full_providers(bundle):
+        categories = provider.get("categories")
+        if not categories:
+            yield FULL, f"bpp/providers[{p}].categories", (
+                f"categories must be present in bpp/providers[{p}]")
+            continue
+        for c, category in enumerate(categories):
+            kind = (tag_list((category or {}).get("tags"), "type") or {}).get("type")
+            if kind is not None and kind not in CATEGORY_TYPES:
+                yield FULL, f"bpp/providers[{p}].categories[{c}].tags", (
+                    "list.code == type then value should be one of 'custom_menu',"
+                    f"'custom_group' and 'variant_group' in bpp/providers[{p}]")
+
+
+# descriptor.code type and digits per domain (the last entry: every other retail domain)
+CODE_RULES: tuple[tuple[frozenset[str], str, str, re.Pattern[str]], ...] = (
+    (frozenset({"10", "13"}), "1", "1:EAN", re.compile(r"^\d{8,13}$")),
+    (frozenset({"12"}), "4", "4:HSN", re.compile(r"^\d{4}$|^\d{6}$|^\d{8}$|^\d{10}$")),
+)
+GTIN_DIGITS = re.compile(r"^\d{8}$|^\d{12}$|^\d{13}$|^\d{14}$")
+
+
+@rule("on_search.item_code", SRC)
+def item_codes(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """``descriptor.code`` is ``type:code``: 1 (EAN, 8 to 13 digits) in RET10/RET13, 4 (HSN,
+    4/6/8/10 digits) in RET12, 3 (GTIN, 8/12/13/14 digits) in the other domains (RET16...);
+    the validator accepts none in RET17."""
+    domain = bundle.domain.removeprefix("ONDC:RET")
+    for p, provider in _full_providers(bundle):
+        for i, item in enumerate(provider.get("items") or []):
+            where = f"bpp/providers[{p}].items[{i}].descriptor.code"
+            code = str((item.get("descriptor") or {}).get("code") or "")
+            if not code:
+                yield FULL, where, "code should be provided"
+                continue
+            kind, _, digits = code.partition(":")
+            rule_ = next((r for r in CODE_RULES if domain in r[0]), None)
+            if domain == "17":
+                yield FULL, where, "code should have a valid value"
+            elif rule_ is not None:
+                if kind != rule_[1]:
+                    yield FULL, where, f"code should have {rule_[2]} as a value"
+                elif not rule_[3].match(digits):
+                    yield FULL, where, f"{rule_[2]} code {digits!r} has the wrong length"
+            elif kind != "3":
+                yield FULL, where, "code should have 3:GTIN as a value"
+            elif not GTIN_DIGITS.match(digits):
+                yield FULL, where, (
+                    "code should be number and have a length 8, 12, 13 or 14")
+
+
+@rule("on_search.attributes", SRC + "; utils/index.ts (checkMandatoryTags); constants/")
+def item_attributes(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """An item's ``origin`` tag, its ``attribute`` tag (optional in RET10), a category_id the
+    domain's rules define (``invalidCategoryId``), attribute codes the category defines
+    (``invalid_attribute``), its mandatory ones, and their values.
+
+    With the node's category data (``data/ondc_retail_categories.json``: lower-case codes, as
+    ``checkMandatoryTags`` looks mandatory codes up in lower case). The validator versions
+    whose constants spell codes capitalised (``Brand``, ``Colour``) refuse every attribute
+    list in RET12 and RET16: ``brand`` is not a key, ``Brand`` is not found lower-cased."""
+    from ondc_adapter.catalogue.rules import load_rules
+
+    rules = load_rules().get(bundle.domain)
+    if rules is None:
+        return
+    grocery = bundle.domain == "ONDC:RET10"
+    for p, provider in _full_providers(bundle):
+        for i, item in enumerate(provider.get("items") or []):
+            where = f"bpp/providers[{p}].items[{i}]"
+            tags = item.get("tags") or []
+            if tag_list(tags, "origin") is None:
+                yield FULL, where + ".tags", f"Origin tag fields are missing for item[{i}]"
+            attributes = None
+            for tag in tags:  # the last attribute tag counts, as in the validator
+                if isinstance(tag, dict) and tag.get("code") == "attribute":
+                    attributes = [e for e in tag.get("list") or [] if isinstance(e, dict)]
+            if attributes is None:
+                if not grocery:
+                    yield FULL, where + ".tags", (
+                        f"Attribute tag fields are missing for item[{i}]")
+                continue
+            category = str(item.get("category_id"))
+            reason = rules.category_problem(category)
+            if reason:
+                yield FULL, where + ".category_id", (
+                    f"Invalid category_id ({category}) for {rules.label}: {reason}")
+                continue
+            known = rules.attributes[category]
+            unknown = [str(e.get("code")) for e in attributes if e.get("code") not in known]
+            if unknown:
+                yield FULL, where + ".tags.attribute", (
+                    f"Invalid attribute for item with category id: {', '.join(unknown)}")
+            values = {str(e.get("code")): e.get("value") for e in attributes}
+            for code, attribute in known.items():
+                if not attribute.mandatory:
+                    continue
+                if code not in values:
+                    yield FULL, where + ".tags.attribute", (
+                        f"Mandatory tag field [{code}] missing for item[{i}]")
+                elif (attribute.allowed or attribute.pattern) and attribute.problem(
+                        str(values[code])):
+                    yield FULL, where + f".tags.attribute.{code}", (
+                        f"Invalid item value: [{values[code]}]. It must be one of the allowed "
+                        "values or match the regex pattern")
+
+
 CATALOGUE_RULES = (quantities, unique_ids, fulfillment_types, bpp_terms, item_rules,
                    location_rules, area_codes, statutory, incremental, search_tags,
-                   incremental_providers)
+                   incremental_providers, provider_categories, item_codes, item_attributes)
