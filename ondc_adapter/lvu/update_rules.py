@@ -25,8 +25,9 @@ CHAIN_STARTS = ("update_reverse_qc", "update_liquidated")
 RETURN_ON_UPDATES = ("on_update_interim_reverse_qc", "on_update_approval", "on_update_picked",
                      "on_update_delivered", "on_update_interim_liquidated",
                      "on_update_liquidated")
-CANCEL_TAG_CODES = ("quote_trail",)
-CANCEL_TAG_LIST_CODES = ("type", "id", "currency", "value")
+# what the on_status schema requires of every fulfillment
+STATUS_FULFILMENT_REQUIRED = ("id", "@ondc/org/provider_name", "type", "tracking",
+                              "@ondc/org/TAT", "state", "start", "end")
 
 
 def _timestamp(bundle: Bundle, key: str) -> Any:
@@ -62,8 +63,14 @@ def part_cancel_state(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 @rule("on_status.cancel_fulfillment", "schema/Retail/Status/on_status.ts")
 def on_status_cancel(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
-    """A Cancel fulfillment in on_status is cancelled and carries quote_trail tags only, each
-    entry one of type, id, currency, value (the schema's if type == Cancel branch)."""
+    """A Cancel fulfillment in on_status is cancelled and has every property the on_status
+    schema requires of each fulfillment (id, provider name, type, tracking, TAT, state, start,
+    end).
+
+    A later stored version of that schema (``0f7c26f9``) also allows only quote_trail tags on a
+    Cancel fulfillment; with the status checkers, which want the part cancel's Cancel
+    fulfillment (cancel_request included) repeated unchanged, no flow 6 bundle could pass it.
+    The node and this rule follow the version of the validator's own era (``22afa57b``)."""
     for key in STATUS_KEYS:
         for i, f in enumerate(bundle.order(key).get("fulfillments") or []):
             if not isinstance(f, dict) or f.get("type") != "Cancel":
@@ -73,20 +80,10 @@ def on_status_cancel(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
             if code != "Cancelled":
                 yield key, f"{where}/state/descriptor/code", (
                     f"{where}/state/descriptor/code must be equal to constant (Cancelled)")
-            tags = f.get("tags")
-            if not isinstance(tags, list) or not tags:
-                yield key, f"{where}/tags", f"{where} must have required property 'tags'"
-                continue
-            for j, tag in enumerate(tags):
-                if tag.get("code") not in CANCEL_TAG_CODES:
-                    yield key, f"{where}/tags/{j}/code", (
-                        f"{where}/tags/{j}/code must be equal to one of the allowed values "
-                        f"({','.join(CANCEL_TAG_CODES)})")
-                for n, entry in enumerate(tag.get("list") or []):
-                    if entry.get("code") not in CANCEL_TAG_LIST_CODES:
-                        yield key, f"{where}/tags/{j}/list/{n}/code", (
-                            f"{where}/tags/{j}/list/{n}/code must be equal to one of the "
-                            f"allowed values ({','.join(CANCEL_TAG_LIST_CODES)})")
+            for name in STATUS_FULFILMENT_REQUIRED:
+                if name not in f:
+                    yield key, f"{where}/{name}", (
+                        f"{where} must have required property '{name}'")
 
 
 def _by_code(value: Any) -> Any:
@@ -102,11 +99,7 @@ def on_status_cancel_unchanged(bundle: Bundle) -> Iterator[tuple[str, str, str]]
     """The Cancel fulfillment of the part cancel reappears unchanged in on_status packed,
     picked, out-for-delivery and delivered: every key of on_update_part_cancel's Cancel
     fulfillment (tags compared in code order).
-
-    In flow 6 this contradicts ``on_status.cancel_fulfillment``: on_update_part_cancel must tag
-    its Cancel fulfillment with cancel_request (onUpdate.ts: "Cancel request is not present"),
-    on_status's schema allows quote_trail alone. No on_status satisfies both; the node follows
-    the schema, and this rule flags the difference (``CONFLICTS``)."""
+"""
     if bundle.flow != "6":
         return
     told = [f for f in bundle.order(PART_CANCEL).get("fulfillments") or []
@@ -129,9 +122,9 @@ def on_status_cancel_unchanged(bundle: Bundle) -> Iterator[tuple[str, str, str]]
                         f"{PART_CANCEL} on key '{name}'")
 
 
-# Rules of the validator that no bundle can satisfy together: the sandbox's flow 6 bundles are
-# clean but for these (tests/sandbox/test_lvu_rules.py).
-CONFLICTS = {"6": ("on_status.cancel_unchanged",)}
+# Rules of the validator that no bundle can satisfy together, by flow: the sandbox's bundles are
+# clean but for these (tests/sandbox/test_lvu_rules.py). None at present.
+CONFLICTS: dict[str, tuple[str, ...]] = {}
 
 
 @rule("update.timestamps", SRC_UPDATE + "; " + SRC_ON_UPDATE + " (flows 6-b, 6-c)")

@@ -48,14 +48,6 @@ def wire_order(record: OrderRecord) -> dict[str, Any]:
 NOT_IN_ON_CANCEL = ("tags", "documents", "cancellation_terms")
 
 
-# What a Cancel fulfillment carries in on_status: its quote_trail only. The cancel_request
-# (reason, who) is the event, told once in the on_update of a part cancel; on_status reports
-# where the order stands, and a Cancel fulfillment there is the cancelled units and their
-# refund, shaped as ONDC's on_cancel example shapes it. ONDC's log validator's on_status schema
-# allows only quote_trail tags (type, id, currency, value) on a Cancel fulfillment.
-ON_STATUS_CANCEL_TAGS = ("quote_trail",)
-
-
 def order_message(record: OrderRecord, *, action: str | None = None) -> dict[str, Any]:
     """``{"order": ...}`` of a callback; ``action`` trims what that callback may not carry.
 
@@ -67,10 +59,6 @@ def order_message(record: OrderRecord, *, action: str | None = None) -> dict[str
     if action == "on_cancel" or record.state == OrderState.CANCELLED.value:
         for key in NOT_IN_ON_CANCEL:
             order.pop(key, None)
-    if action == "on_status":
-        for f in order["fulfillments"]:
-            if f.get("type") == FulfillmentType.CANCEL.value and "tags" in f:
-                f["tags"] = [t for t in f["tags"] if t.get("code") in ON_STATUS_CANCEL_TAGS]
     return {"order": order}
 
 

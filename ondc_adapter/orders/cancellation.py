@@ -175,6 +175,17 @@ def cancelled_leg(fwd: dict[str, Any]) -> dict[str, Any]:
     return leg
 
 
+def part_cancelled_leg(fwd: dict[str, Any]) -> dict[str, Any]:
+    """A part cancel's Cancel fulfillment: the cancelled leg (``cancelled_leg``) and its
+    ``@ondc/org/TAT``, which ONDC's on_status schema also requires of every fulfillment. The
+    Cancel fulfillment is then repeated unchanged in every later on_status, as ONDC's log
+    validator compares it with the on_update that created it."""
+    leg = cancelled_leg(fwd)
+    if "@ondc/org/TAT" in fwd:
+        leg["@ondc/org/TAT"] = fwd["@ondc/org/TAT"]
+    return leg
+
+
 async def part_cancel(
     session: AsyncSession,
     record: OrderRecord,
@@ -214,6 +225,10 @@ async def part_cancel(
             "id": cid,
             "type": FulfillmentType.CANCEL.value,
             "state": {"descriptor": {"code": F.CANCELLED.value}},
+            # the units cancelled here were to travel on the Delivery leg: the Cancel
+            # fulfillment names that leg too, so it has every property an on_status
+            # fulfillment must have (ONDC's on_status schema requires them of each one)
+            **part_cancelled_leg(fwd),
             "tags": [
                 tag_list(
                     "cancel_request", [("reason_id", reason.code), ("initiated_by", initiated_by)]

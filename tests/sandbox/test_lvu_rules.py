@@ -164,10 +164,9 @@ BROKEN: list[tuple[str, str, Break]] = [
                     if f["type"] == "RTO")["state"]["descriptor"].update(code="RTO-Delivered")),
     ("on_update.part_cancel_state", "6",  # the seller accepted before cancelling one unit
      lambda d: _order(d, "on_update_part_cancel").update(state="Accepted")),
-    ("on_status.cancel_fulfillment", "6",  # the part cancel's request repeated in on_status
+    ("on_status.cancel_fulfillment", "6",  # the Cancel fulfillment without its leg's start
      lambda d: next(f for f in _order(d, "on_status_packed")["fulfillments"]
-                    if f["type"] == "Cancel")["tags"].insert(
-         0, {"code": "cancel_request", "list": [{"code": "reason_id", "value": "002"}]})),
+                    if f["type"] == "Cancel").pop("start")),
     ("on_status.cancel_unchanged", "6",
      lambda d: _order(d, "on_status_picked").update(fulfillments=[
          f for f in _order(d, "on_status_picked")["fulfillments"] if f["type"] != "Cancel"])),
