@@ -1,11 +1,9 @@
 """Item ``descriptor.code`` values: ``"<type>:<code>"`` (1 EAN, 2 ISBN, 3 GTIN, 4 HSN, 5 UPC,
-6 others). ONDC's log validator (``utils/Retail/Search/on_search.ts``) expects ``1:`` + 8 to 13
-digits (an EAN) for RET10 and RET13, ``4:`` + a 4/6/8/10 digit HSN for RET12 and ``3:`` + 8, 12,
-13 or 14 digits (a GTIN) for the other retail domains, RET16 and RET18 among them. An EAN-13 is a
-GTIN-13: a Home & Kitchen item's barcode is written ``3:`` + the same 13 digits. (Later versions
-of that file, the ones that also check offers, RET1A and AGR10, want ``1:`` + an EAN-8/13 in
-RET16 and RET18 and ``3:`` in RET14/15 only: moving RET16/RET18 to ``EAN_DOMAINS`` follows them,
-and stored ``3:`` codes of 8 or 13 digits are then the same numbers typed ``1:``.)
+6 others). ONDC's log validator expects ``1:`` + EAN-8/13 for RET10/13/16/18, ``4:`` + a 4/6/8/10
+digit HSN for RET12 and ``3:`` + GTIN-8/12/13/14 for RET14/15 (protocol.md 4.2). One stored
+version of its ``utils/Retail/Search/on_search.ts`` wants ``3:`` in RET16 too; the validator ONDC
+ran on this project's logs did not, and its newer versions want ``1:`` there again, so RET16 is
+an EAN domain. An EAN given as ``1:`` in a GTIN domain is the same number written ``3:``.
 
 We go one step further than the validator and check the GS1 check digit, because a wrong digit
 is the commonest typo in seller sheets and a buyer app scanning codes would reject the item.
@@ -13,9 +11,9 @@ is the commonest typo in seller sheets and a buyer app scanning codes would reje
 
 from __future__ import annotations
 
-EAN_DOMAINS = frozenset({"ONDC:RET10", "ONDC:RET13"})
+EAN_DOMAINS = frozenset({"ONDC:RET10", "ONDC:RET13", "ONDC:RET16", "ONDC:RET18"})
 HSN_DOMAINS = frozenset({"ONDC:RET12"})
-GTIN_DOMAINS = frozenset({"ONDC:RET14", "ONDC:RET15", "ONDC:RET16", "ONDC:RET18"})
+GTIN_DOMAINS = frozenset({"ONDC:RET14", "ONDC:RET15"})
 
 
 def gs1_check_digit(body: str) -> int:

@@ -243,7 +243,7 @@ class ItemIn(_In):
 
     @model_validator(mode="after")
     def _gtin(self) -> ItemIn:
-        # Sellers know their barcode as an EAN; RET16 wants it written as a GTIN (3:), which
+        # Sellers know their barcode as an EAN; RET14/15 want it written as a GTIN (3:), which
         # an EAN-8/13 is, digit for digit (codes.as_gtin).
         self.code = as_gtin(self.domain, self.code)
         return self

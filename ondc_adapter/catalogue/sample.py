@@ -15,7 +15,7 @@ Karnataka one in Bengaluru (560001, the city the sandbox buyer searches), carryi
 retail ODOP product of its state, as state handicraft emporia do. Items are dealt round-robin
 over the emporium's products, then every retail ODOP product of every district, so any
 ``--items`` >= the number of those covers them all. Every item satisfies its category's
-attribute rules and has a valid EAN-13 (RET10; ``3:``, as a GTIN, in RET16) or HSN (RET12)
+attribute rules and has a valid EAN-13 (RET10/RET16) or HSN (RET12)
 code. Prices are whole rupees, as artisans and emporia price (and see ``item``).
 
 Written as a stream: memory does not grow with ``--items``.
@@ -351,7 +351,7 @@ class _Generator:
         if domain == "ONDC:RET12":
             code = f"4:{mapping.hsn or '6307'}"
         else:
-            # an EAN-13; written as a GTIN (3:) where the domain wants one (RET16)
+            # an EAN-13; written as a GTIN (3:) where the domain wants one (RET14/RET15)
             code = as_gtin(domain, "1:" + with_check_digit(f"890{index % 10**9:09d}"))
         ctx = {
             "colour": colour,

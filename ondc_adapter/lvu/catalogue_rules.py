@@ -387,7 +387,7 @@ def provider_categories(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 # descriptor.code type and digits per domain (the last entry: every other retail domain)
 CODE_RULES: tuple[tuple[frozenset[str], str, str, re.Pattern[str]], ...] = (
-    (frozenset({"10", "13"}), "1", "1:EAN", re.compile(r"^\d{8,13}$")),
+    (frozenset({"10", "13", "16", "18"}), "1", "1:EAN", re.compile(r"^\d{8,13}$")),
     (frozenset({"12"}), "4", "4:HSN", re.compile(r"^\d{4}$|^\d{6}$|^\d{8}$|^\d{10}$")),
 )
 GTIN_DIGITS = re.compile(r"^\d{8}$|^\d{12}$|^\d{13}$|^\d{14}$")
@@ -395,9 +395,10 @@ GTIN_DIGITS = re.compile(r"^\d{8}$|^\d{12}$|^\d{13}$|^\d{14}$")
 
 @rule("on_search.item_code", SRC)
 def item_codes(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
-    """``descriptor.code`` is ``type:code``: 1 (EAN, 8 to 13 digits) in RET10/RET13, 4 (HSN,
-    4/6/8/10 digits) in RET12, 3 (GTIN, 8/12/13/14 digits) in the other domains (RET16...);
-    the validator accepts none in RET17."""
+    """``descriptor.code`` is ``type:code``: 1 (EAN, 8 to 13 digits) in RET10/13/16/18, 4
+    (HSN, 4/6/8/10 digits) in RET12, 3 (GTIN, 8/12/13/14 digits) in the other domains; the
+    validator accepts none in RET17. (One stored version wants 3: in RET16; the one ONDC ran
+    on this project's logs and the newer ones want 1: there: ``catalogue/codes.py``.)"""
     domain = bundle.domain.removeprefix("ONDC:RET")
     for p, provider in _full_providers(bundle):
         for i, item in enumerate(provider.get("items") or []):

@@ -22,9 +22,10 @@ digits = st.text(alphabet="0123456789", min_size=1, max_size=1)
 def test_ean13_with_its_check_digit_is_valid(body: str) -> None:
     assert ean_problem(with_check_digit(body)) is None
     assert descriptor_code_problem("ONDC:RET10", "1:" + with_check_digit(body)) is None
-    # an EAN-13 is a GTIN-13: RET16 wants it as 3:, and the input models write it so
-    assert descriptor_code_problem("ONDC:RET16", "3:" + with_check_digit(body)) is None
-    assert as_gtin("ONDC:RET16", "1:" + with_check_digit(body)) == "3:" + with_check_digit(body)
+    # an EAN-13 is a GTIN-13: RET14/15 want it as 3:, and the input models write it so
+    assert descriptor_code_problem("ONDC:RET14", "3:" + with_check_digit(body)) is None
+    assert as_gtin("ONDC:RET14", "1:" + with_check_digit(body)) == "3:" + with_check_digit(body)
+    assert as_gtin("ONDC:RET16", "1:" + with_check_digit(body)) == "1:" + with_check_digit(body)
     assert as_gtin("ONDC:RET10", "1:" + with_check_digit(body)) == "1:" + with_check_digit(body)
 
 
@@ -59,12 +60,14 @@ def test_hsn_lengths(code: str) -> None:
 def test_domain_code_types() -> None:
     assert descriptor_code_problem("ONDC:RET12", "4:52083121") is None
     assert "needs 4:<HSN>" in (descriptor_code_problem("ONDC:RET12", "1:4006381333931") or "")
-    # ONDC's validator: 1:EAN in RET10/13, 4:HSN in RET12, 3:GTIN in the others (RET16...)
-    assert "needs 3:<GTIN" in (descriptor_code_problem("ONDC:RET16", "4:5007") or "")
+    # ONDC's validator: 1:EAN in RET10/13/16/18, 4:HSN in RET12, 3:GTIN in RET14/15
+    assert "needs 1:<EAN" in (descriptor_code_problem("ONDC:RET16", "4:5007") or "")
+    assert "needs 3:<GTIN" in (descriptor_code_problem("ONDC:RET14", "4:5007") or "")
     assert "write 3:4006381333931" in (
-        descriptor_code_problem("ONDC:RET16", "1:4006381333931") or "")
+        descriptor_code_problem("ONDC:RET14", "1:4006381333931") or "")
     assert "needs 1:<EAN" in (descriptor_code_problem("ONDC:RET10", "3:4006381333931") or "")
-    assert descriptor_code_problem("ONDC:RET16", "3:4006381333932") is not None  # check digit
+    assert "needs 1:<EAN" in (descriptor_code_problem("ONDC:RET16", "3:4006381333931") or "")
+    assert descriptor_code_problem("ONDC:RET14", "3:4006381333932") is not None  # check digit
     assert descriptor_code_problem("ONDC:RET10", "4006381333931") is not None  # no type prefix
     assert descriptor_code_problem("ONDC:RET10", "1:40063813339a1") is not None
     assert descriptor_code_problem("ONDC:RET12", "4:500") is not None

@@ -109,7 +109,7 @@ BAD_ROWS: list[tuple[str, Mutation, str, str]] = [
     # in the schema's list, but not in the log validator's Home & Kitchen rules
     ("category the validator lacks", _set("I16", category_id="Fresheners and Repellents"),
      "category_id", "not a ONDC:RET16 category ONDC's log validator knows"),
-    ("hsn for ret16", _set("I16", code="4:5007"), "code", "needs 3:<GTIN"),
+    ("hsn for ret16", _set("I16", code="4:5007"), "code", "needs 1:<EAN"),
     ("unsupported domain", _set("I10", domain="ONDC:RET11"), "domain", "Input should be"),
     ("consumer care", _set("I10", consumer_care="call us"), "consumer_care", "name,email,phone"),
     ("unknown provider", _set("I10", provider_id="P9"), "provider_id", "unknown provider"),

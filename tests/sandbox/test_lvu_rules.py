@@ -100,9 +100,9 @@ BROKEN: list[tuple[str, str, Break]] = [
                 for provider in _catalog(d)["bpp/providers"] for item in provider["items"]]),
     ("on_search.categories", "2-RET10",
      lambda d: _catalog(d)["bpp/providers"][0].update(categories=[])),
-    ("on_search.item_code", "2",  # an EAN typed as such: RET16 wants it as a GTIN (3:)
+    ("on_search.item_code", "2",  # a GTIN where RET16 wants an EAN (1:)
      lambda d: _catalog(d)["bpp/providers"][0]["items"][0]["descriptor"].update(
-         code="1:8900000000043")),
+         code="3:8900000000043")),
     ("on_search.attributes", "2",  # in the schema's list, not in the validator's rules
      lambda d: _catalog(d)["bpp/providers"][0]["items"][0].update(
          category_id="Fresheners and Repellents")),
