@@ -147,6 +147,7 @@ async def handle_search(
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
         max_bytes=settings.on_search_max_bytes, now=now, cache=cache,
         replies=replies if isinstance(replies, ReplyCache) else None,
+        located_only=settings.search_stores == "located",
     )
     return await _replies(session, request, pages, deps)
 
@@ -164,13 +165,15 @@ async def search_pages(
     cities: CityDirectory | None = None,
     cache: OnSearchCache | None = None,
     replies: ReplyCache | None = None,
+    located_only: bool = False,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
     ``cities`` defaults to the shipped city table; ``cache``, the process's ``OnSearchCache``;
     ``replies``, the process's ``ReplyCache`` of whole answers (filtered searches only: they
-    bring the index up to date first, so its watermarks stand for the catalogue's state)."""
+    bring the index up to date first, so its watermarks stand for the catalogue's state);
+    ``located_only``, only the stores located in ``city`` answer (``ONDC_SEARCH_STORES``)."""
     query = parse_intent(intent, domain)
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
@@ -181,6 +184,8 @@ async def search_pages(
     providers = index.providers_for_intent(intent, city=city, cities=cities)
     # the stores in the searched city come first (the others serve it from elsewhere)
     local = index.stores_in_city(providers, city=city, cities=cities)
+    if located_only:
+        providers = [p for p in providers if p in local]
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)

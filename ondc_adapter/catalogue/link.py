@@ -176,6 +176,9 @@ async def link_search_pages(
     index = index if index is not None else SearchIndex()
     await index.refresh_providers(session)  # serviceability needs providers only
     providers = index.providers_for_intent(intent, city=city, cities=cities)
+    if settings.search_stores == "located":  # only the stores in the city answer
+        local = index.stores_in_city(providers, city=city, cities=cities)
+        providers = [p for p in providers if p in local]
     version = await catalogue_version(session, domain, profile=profile, now=now)
     return iter_link_pages(
         session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,

@@ -208,6 +208,41 @@ async def test_a_city_search_lists_the_stores_in_the_city_first(
     assert extras[REPLY_CACHE_KEY].hits > 0
 
 
+async def test_a_located_node_answers_a_city_with_its_stores_there_only(
+    pg_db: Database, tmp_path: Path
+) -> None:
+    """``ONDC_SEARCH_STORES=located``: only the stores in the searched city answer (ONDC's
+    validator wants every provider's first store in context.city); a store with a branch in
+    the city answers with that branch first. The default answers every serving store."""
+    from ondc_adapter.catalogue.handler import INDEX_KEY
+    from ondc_adapter.catalogue.search import SearchIndex
+
+    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
+    mysuru = {**base, "id": "L-P6-1", "city": "Mysuru", "area_code": "570001"}
+    bengaluru = {**base, "id": "L-P6-2", "city": "Bengaluru", "area_code": "560001"}
+    chain = provider("P6", name="Store P6", locations=[mysuru, bengaluru], variant_groups=[])
+    chain_item = {**records()[1], "id": "C6", "provider_id": "P6", "parent_item_id": None,
+                  "location_id": "L-P6-2"}
+    await _load(pg_db, tmp_path, chain, chain_item,
+                *_store("P0", "B0", city="Bengaluru", area_code="560034"))
+
+    async def answer(intent: dict[str, Any], city: str, stores: str) -> list[tuple[str, str]]:
+        request = search_request(intent, city=city)
+        located = SellerDeps(settings=settings().model_copy(update={"search_stores": stores}),
+                             now=lambda: NOW, extras={INDEX_KEY: SearchIndex()})
+        async with pg_db.session() as s:
+            out = await handle_search(request, s, located)
+        return [(p["id"], p["locations"][0]["address"]["area_code"])
+                for m in out for p in m.payload["message"]["catalog"]["bpp/providers"]]
+
+    for intent in ({}, {"category": {"id": "Sarees"}}):
+        assert await answer(intent, "std:080", "located") == [
+            ("P0", "560034"), ("P6", "560001")]
+        assert await answer(intent, "std:0542", "located") == [("P1", "221001")]
+        assert await answer(intent, "std:0542", "serving") == [
+            ("P1", "221001"), ("P0", "560034"), ("P6", "570001")]
+
+
 async def test_name_search_reads_devanagari_and_never_widens(
     pg_db: Database, tmp_path: Path
 ) -> None:
