@@ -68,7 +68,8 @@ def only_store(on_search: dict[str, Any], provider_id: str) -> dict[str, Any]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     terms = tmp_path / "terms.json"
-    terms.write_text(json.dumps({"auto_accept": False}))  # the seller accepts each order
+    # the seller accepts each order; its settlement account (a terms file must name one)
+    terms.write_text(json.dumps({"auto_accept": False, "upi_address": "emporium@upi"}))
     return Settings(_env_file=None, seller_terms_file=terms)  # type: ignore[call-arg]
 
 
