@@ -437,7 +437,7 @@ async def seed_catalogue(database_url: str) -> int:
     from sqlalchemy import update
 
     from ondc_adapter.catalogue.tables import Item
-    from ondc_adapter.sandbox.seller import load_sample_catalogue
+    from ondc_adapter.sandbox.sample_catalogue import load_sample_catalogue
     from ondc_adapter.settings import Settings
     from ondc_adapter.storage import Database
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp, utcnow
-from ondc_adapter.sandbox import complaints, paths
+from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp
+from ondc_adapter.sandbox import paths
+from ondc_adapter.sandbox.flow_state import BuildError, FlowState, order_of
+from ondc_adapter.sandbox.issue_builders import build_issue, build_issue_open, build_on_issue
+
+__all__ = ["BUILDERS", "BuildError", "FlowState", "build", "build_issue", "build_issue_open",
+           "build_on_issue", "pick_items"]
 
 # The buyer app's own GSTIN, sent in confirm's bap_terms (a well-formed GSTIN, not the
 # seller's: ONDC's validator checks both).
@@ -38,65 +42,6 @@ BUYER = {
         "area_code": "560001",
     },
 }
-
-
-class BuildError(Exception):
-    """The flow so far does not contain what this request needs (e.g. no item in stock)."""
-
-
-@dataclass
-class FlowState:
-    """What builders and checks can see: the flow's identity and every step's message."""
-
-    domain: str
-    city: str
-    bap_id: str
-    bap_uri: str
-    bpp_id: str | None = None
-    bpp_uri: str | None = None
-    search_transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    order_id: str | None = None
-    # step id -> the JSON payload sent or received at that step
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # action -> last payload of that action (requests and callbacks), for builders
-    last: dict[str, dict[str, Any]] = field(default_factory=dict)
-    now: Callable[[], datetime] = utcnow
-
-    def latest(self, action: str) -> dict[str, Any]:
-        if action not in self.last:
-            raise BuildError(f"this request needs an earlier {action} in the flow")
-        return self.last[action]
-
-    def issue_id(self) -> str:
-        """The id of the flow's complaint: the one its latest ``issue`` request carries."""
-        issue = paths.get(self.latest("issue"), "message.issue", None)
-        if not isinstance(issue, dict) or not issue.get("id"):
-            raise BuildError("the latest issue request carries no message.issue.id")
-        return str(issue["id"])
-
-    def context(self, action: str, *, transaction_id: str | None = None) -> dict[str, Any]:
-        ctx: dict[str, Any] = {
-            "domain": self.domain,
-            "country": "IND",
-            "city": self.city,
-            "action": action,
-            "core_version": "1.2.0",
-            "bap_id": self.bap_id,
-            "bap_uri": self.bap_uri,
-            "transaction_id": transaction_id or self.transaction_id,
-            "message_id": str(uuid.uuid4()),
-            "timestamp": format_timestamp(self.now()),
-            "ttl": "PT30S",
-        }
-        if action != "search" and self.bpp_id:
-            ctx["bpp_id"] = self.bpp_id
-            ctx["bpp_uri"] = self.bpp_uri
-        return ctx
-
-
-def _order(state: FlowState, action: str) -> dict[str, Any]:
-    return copy.deepcopy(state.latest(action)["message"]["order"])
 
 
 # The buyer app's feature declaration on every search (``bap_features``): ONDC's retail 1.2.0
@@ -252,8 +197,8 @@ def _billing(state: FlowState) -> dict[str, Any]:
 def build_init(state: FlowState, *, payment_type: str | None = None) -> dict[str, Any]:
     """``payment_type``: ``ON-ORDER`` (prepaid), ``ON-FULFILLMENT`` (cash on delivery); by
     default what the select asked for, else ON-ORDER."""
-    on_select = _order(state, "on_select")
-    select = _order(state, "select")
+    on_select = order_of(state, "on_select")
+    select = order_of(state, "select")
     ptype = payment_type or paths.get(select, "payment.type", None) or "ON-ORDER"
     fulfillment = (on_select.get("fulfillments") or [{}])[0]
     items = [
@@ -295,8 +240,8 @@ def build_confirm(state: FlowState, *, order_id: str | None = None,
                   payment_status: str | None = None) -> dict[str, Any]:
     """The payment is on_init's; ``payment_status`` defaults to PAID (prepaid, collected by the
     buyer app) or NOT-PAID for cash on delivery (ON-FULFILLMENT, collected by the seller)."""
-    on_init = _order(state, "on_init")
-    init = _order(state, "init")
+    on_init = order_of(state, "on_init")
+    init = order_of(state, "init")
     state.order_id = order_id or ("O" + uuid.uuid4().hex[:12].upper())
     ctx = state.context("confirm")
     quote = on_init.get("quote") or {}
@@ -373,7 +318,7 @@ def build_update_return(state: FlowState, *, reason: str = "001", quantity: int 
     """Buyer return request (update_target item), as in flow 6 (return, liquidated)."""
     if not state.order_id:
         raise BuildError("a return needs a delivered order")
-    order = _order(state, "on_confirm")
+    order = order_of(state, "on_confirm")
     item = order["items"][0]
     ctx = state.context("update")
     return {
@@ -421,7 +366,7 @@ def _return_value(state: FlowState, f: dict[str, Any]) -> float:
     on_confirm quote), for a refund the buyer app pays out before the seller's quote_trail."""
     request = next((t for t in f.get("tags") or [] if t.get("code") == "return_request"), {})
     asked = {e.get("code"): e.get("value") for e in request.get("list") or []}
-    quote = _order(state, "on_confirm").get("quote") or {}
+    quote = order_of(state, "on_confirm").get("quote") or {}
     line = next(
         (b for b in quote.get("breakup") or []
          if b.get("@ondc/org/title_type") == "item"
@@ -498,121 +443,6 @@ def build_catalog_rejection(state: FlowState, *, code: str = "91003",
         "errors": [{"code": chosen, "type": known["type"], "path": path,
                     "message": known["message"]}],
     }
-
-
-def _issue_context(state: FlowState) -> dict[str, Any]:
-    """An IGM context: the order's transaction (the specification: the same transaction_id as
-    the order), plus ``location``, which ONDC's older IGM schemas require (the node echoes the
-    request's context into its on_issue, so this also reaches the on_issue)."""
-    if not state.order_id or not state.bpp_id:
-        raise BuildError("an issue needs a confirmed order")
-    ctx = state.context("issue")
-    ctx["location"] = {"country": {"code": ctx["country"]}, "city": {"code": ctx["city"]}}
-    return ctx
-
-
-def _photo(state: FlowState, name: str) -> str:
-    # a URL of the buyer app's own (the sandbox serves no images; nobody fetches them)
-    return f"{state.bap_uri.rstrip('/')}/images/{name}.jpg"
-
-
-def build_issue_open(state: FlowState, *, category: str = "ITM004",
-                     legacy_names: bool = True) -> dict[str, Any]:
-    """The buyer's complaint about the first item of the confirmed order (IGM 2.0.0 flow 1,
-    ``issue_open``), built by ``complaints.opening_issue``; ``legacy_names`` adds the
-    pre-April-2025 ``description`` twins ONDC's validator schemas still require."""
-    ctx = _issue_context(state)
-    issue_id = "ISSUE-" + uuid.uuid4().hex[:12].upper()
-    try:
-        message = complaints.opening_issue(
-            issue_id=issue_id, bap_id=state.bap_id, domain=state.domain, now=ctx["timestamp"],
-            order=_order(state, "on_confirm"), category=category,
-            image_url=_photo(state, issue_id),
-        )
-    except KeyError as exc:
-        raise BuildError(f"issue_open: {exc}") from None
-    if legacy_names:
-        message = complaints.with_legacy_opening(message)
-    return {"context": ctx, "message": message}
-
-
-# what a later issue's action refers to: ``ref: info_request`` (INFO_PROVIDED answers the
-# seller's latest INFO_REQUESTED action) or ``ref: resolution`` (RESOLUTION_ACCEPTED names the
-# latest resolution the seller proposed)
-ISSUE_REFS = ("info_request", "resolution")
-
-
-def build_issue(state: FlowState, *, code: str, short_desc: str, ref: str | None = None,
-                photos: int = 0, legacy_names: bool = True) -> dict[str, Any]:
-    """A later ``issue``: the issue as the latest on_issue carried it, with the buyer's action
-    ``code`` appended (``complaints.next_issue``)."""
-    on_issue = state.latest("on_issue")
-    last = paths.get(on_issue, "message.issue", None)
-    if not isinstance(last, dict):
-        raise BuildError(f"the latest on_issue carries no issue (error {on_issue.get('error')})")
-    ref_id = ref_type = None
-    if ref == "info_request":
-        asked = [a for a in last.get("actions") or []
-                 if paths.get(a, "descriptor.code", None) == "INFO_REQUESTED"]
-        if not asked:
-            raise BuildError("ref info_request: the seller has not asked for information")
-        ref_id = str(asked[-1]["id"])
-    elif ref == "resolution":
-        resolutions = last.get("resolutions") or []
-        if not resolutions:
-            raise BuildError("ref resolution: the seller has proposed no resolution")
-        ref_id, ref_type = str(resolutions[-1]["id"]), "RESOLUTIONS"
-    elif ref is not None:
-        raise BuildError(f"ref must be one of {', '.join(ISSUE_REFS)}, not {ref!r}")
-    ctx = _issue_context(state)
-    issue_id = str(last.get("id"))
-    images = [_photo(state, f"{issue_id}-{n}") for n in range(1, photos + 1)]
-    message = complaints.next_issue(
-        last, code=code, now=ctx["timestamp"], short_desc=short_desc,
-        legacy_names=legacy_names, ref_id=ref_id, ref_type=ref_type, images=images or None,
-    )
-    return {"context": ctx, "message": message}
-
-
-def build_on_issue(state: FlowState, *, code: str, short_desc: str, gro: bool = False,
-                   resolution: dict[str, Any] | None = None,
-                   legacy_names: bool = True) -> dict[str, Any]:
-    """The buyer app's answer to the seller's complaint (IGM flow 2): the issue as last
-    exchanged (the latest ``issue`` received, or the buyer app's own ``on_issue`` sent after
-    it), with its action ``code`` appended by its support desk or, with ``gro``, by its
-    grievance officer (``complaints.answered``). ``resolution: {code, short_desc}`` proposes
-    one (``R<n>``, by whoever acts). The context is that message's, with a new message_id (a
-    step's ``reply_to`` reuses the issue's) and the action's time."""
-    state.latest("issue")  # there is a complaint to answer
-    latest = next(m for m in reversed(state.messages.values())
-                  if paths.get(m, "context.action", None) in ("issue", "on_issue"))
-    last = paths.get(latest, "message.issue", None)
-    if not isinstance(last, dict) or not isinstance(latest.get("context"), dict):
-        raise BuildError("the latest issue carries no context and message.issue")
-    ctx = {
-        **latest["context"],
-        "action": "on_issue",
-        "message_id": str(uuid.uuid4()),
-        "timestamp": format_timestamp(state.now()),
-        "ttl": "PT30S",
-    }
-    proposed = None
-    if resolution is not None:
-        unknown = set(resolution) - {"code", "short_desc"}
-        if unknown:
-            raise BuildError(f"resolution takes code and short_desc, not {sorted(unknown)}")
-        n = len(last.get("resolutions") or []) + 1
-        by = complaints.BUYER_GRO_ID if gro else complaints.BUYER_SUPPORT_ID
-        proposed = complaints.resolution(f"R{n}", now=ctx["timestamp"], by=by, **resolution)
-    try:
-        message = complaints.answered(
-            last, bap_id=state.bap_id, domain=str(ctx.get("domain")), code=code,
-            now=ctx["timestamp"], short_desc=short_desc, gro=gro, resolution=proposed,
-            legacy_names=legacy_names,
-        )
-    except (KeyError, TypeError) as exc:
-        raise BuildError(f"on_issue: the received issue lacks {exc}") from None
-    return {"context": ctx, "message": message}
 
 
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {

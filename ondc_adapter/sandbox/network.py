@@ -302,7 +302,7 @@ async def seed_console_accounts(db: Any) -> list[dict[str, str]]:
 
 async def _load_sample_catalogue(settings: Settings, db: Any) -> None:
     """The sample ODOP catalogue (CATALOGUE's loader), when that package provides one."""
-    from ondc_adapter.sandbox.seller import SANDBOX_CITY, load_sample_catalogue
+    from ondc_adapter.sandbox.sample_catalogue import SANDBOX_CITY, load_sample_catalogue
 
     await load_sample_catalogue(settings, db, city=SANDBOX_CITY)
 

@@ -1,108 +1,28 @@
-"""The adapter's seller side as the sandbox drives it: the sample catalogue it starts with and
-the seller actions scenario steps ask for, performed through the adapter's own seller-side
-functions (the ones its admin API and CLI call): order actions (advance a fulfillment, cancel,
-part-cancel, accept), catalogue actions (``set_price``, ``set_stock``, ``disable_item``,
-``enable_item``, and ``set_store_status`` on the store of an item), which also push incremental
-``on_search`` to subscribed buyer apps, and
-actions on the flow's complaint (``issue_ask_info``, ``issue_propose``, ``issue_resolve``...,
-through ``igm.service``), each sending its ``on_issue``, and on the complaint the seller raises
-itself (``issue_raise``, ``issue_accept``, ``issue_escalate``, ``issue_close``..., through
+"""The adapter's seller side as the sandbox drives it (its sample catalogue is
+``sample_catalogue``'s): the seller actions scenario steps ask for, performed through the
+adapter's own seller-side functions (the ones its admin API and CLI call): order actions
+(advance a fulfillment, cancel, part-cancel, accept), catalogue actions (``set_price``,
+``set_stock``, ``disable_item``, ``enable_item``, and ``set_store_status`` on the store of an
+item), which also push incremental ``on_search`` to subscribed buyer apps, and actions on the
+flow's complaint (``issue_ask_info``, ``issue_propose``, ``issue_resolve``..., through
+``igm.service``), each sending its ``on_issue``, and on the complaint the seller raises itself
+(``issue_raise``, ``issue_accept``, ``issue_escalate``, ``issue_close``..., through
 ``igm.complainant``), each sending its ``issue`` to the buyer app."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import time
-from collections.abc import Collection
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ondc_adapter.catalogue.cities import default_directory, std_of_city
 from ondc_adapter.protocol.durations import utcnow
 from ondc_adapter.sandbox import paths
 from ondc_adapter.sandbox.builders import BuildError, FlowState, pick_items
 from ondc_adapter.sandbox.runner import SellerActionFailed
-from ondc_adapter.settings import Settings
-
-SAMPLE_ITEMS = 120  # generated; every sample domain gets in-stock items
-ITEMS_PER_DOMAIN = 8  # imported per domain by default: a whole sample takes seconds to import
-# The city the sandbox's parties are registered in and its buyer app searches. The sandbox
-# seller keeps only its stores in that city, as a seller node's certification run does:
-# ONDC's log validator wants every store of an on_search in context.city (each provider's
-# first location's PIN must have the city's STD code), and a pan-India store elsewhere,
-# though it serves the city, is not. The sample's Karnataka state emporium in Bengaluru
-# (560001) carries ODOP products of every domain (catalogue.sample.EMPORIA).
-SANDBOX_CITY = "std:080"
-
-
-def trim_sample(
-    source: Path, out: Path, *, per_domain: int | None, domains: Collection[str] | None = None,
-    city: str | None = None,
-) -> int:
-    """Keep ``per_domain`` items of each domain (of ``domains`` only, when given) and only the
-    providers they belong to, so a sandbox run starts in well under a second. ``per_domain``
-    None keeps every item (of those domains). ``city`` (``"std:080"``): only the items of
-    stores *in* that city (``catalogue.store.in_city``)."""
-    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()
-               if line.strip()]
-    local: set[str] | None = None
-    code = std_of_city(city) if city else None
-    if code is not None:
-        directory = default_directory()
-        local = {
-            str(r.get("id")) for r in records if r.get("type") == "provider" and any(
-                (loc.get("std_code") or directory.std_for_pin(str(loc.get("area_code", ""))))
-                == code for loc in r.get("locations") or []
-            )
-        }
-    kept_items: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
-    for record in records:
-        if record.get("type") != "item":
-            continue
-        domain = str(record.get("domain"))
-        if domains is not None and domain not in domains:
-            continue
-        if local is not None and record.get("provider_id") not in local:
-            continue
-        if per_domain is None or counts.get(domain, 0) < per_domain:
-            counts[domain] = counts.get(domain, 0) + 1
-            kept_items.append(record)
-    providers = {r.get("provider_id") for r in kept_items}
-    kept = [r for r in records if r.get("type") not in ("item", "provider")]
-    kept += [r for r in records if r.get("type") == "provider" and r.get("id") in providers]
-    kept += kept_items
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept),
-                   encoding="utf-8")
-    return len(kept_items)
-
-
-async def load_sample_catalogue(
-    settings: Settings, db: Any, *, per_domain: int | None = ITEMS_PER_DOMAIN,
-    city: str | None = None,
-) -> int:
-    """Generate CATALOGUE's sample ODOP catalogue and import (part of) it into ``db``: items of
-    the adapter's domains (``settings.domains``) only; the others would never be served.
-    ``city`` (the sandbox's ``"std:080"``): only the stores in that city (see ``SANDBOX_CITY``)."""
-    from ondc_adapter.catalogue.importer import import_file
-    from ondc_adapter.catalogue.sample import generate
-
-    with tempfile.TemporaryDirectory(prefix="ondc-sample-") as tmp:
-        full = Path(tmp) / "sample.jsonl"
-        generate(full, items=SAMPLE_ITEMS if per_domain is not None else 2000)
-        path = Path(tmp) / "sandbox.jsonl"
-        count = trim_sample(full, path, per_domain=per_domain, domains=set(settings.domains),
-                            city=city)
-        report = await import_file(db, path, now=utcnow())
-    if not getattr(report, "ok", True):
-        raise RuntimeError(f"sample catalogue did not import: {report}")
-    return count
-
 
 # Catalogue actions: what each one needs in ``params`` besides ``item``.
 CATALOGUE_ACTIONS: dict[str, tuple[str, ...]] = {
