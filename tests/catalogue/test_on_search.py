@@ -166,6 +166,19 @@ async def test_city_search_finds_stores_by_pin_as_well_as_std_code(
     assert ids(await _search(pg_db, koramangala, city="std:080")) == ["B1", "G1", "I12"]
 
 
+async def _load_stores_in_two_cities(db: Database, tmp_path: Path) -> None:
+    """The sample's Varanasi store P1, a chain P6 with stores in Mysuru and Bengaluru, and a
+    Bengaluru store P0, all shipping across India."""
+    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
+    mysuru = {**base, "id": "L-P6-1", "city": "Mysuru", "area_code": "570001"}
+    bengaluru = {**base, "id": "L-P6-2", "city": "Bengaluru", "area_code": "560001"}
+    chain = provider("P6", name="Store P6", locations=[mysuru, bengaluru], variant_groups=[])
+    chain_item = {**records()[1], "id": "C6", "provider_id": "P6", "parent_item_id": None,
+                  "location_id": "L-P6-2"}
+    await _load(db, tmp_path, chain, chain_item,
+                *_store("P0", "B0", city="Bengaluru", area_code="560034"))
+
+
 async def test_a_city_search_lists_the_stores_in_the_city_first(
     pg_db: Database, tmp_path: Path
 ) -> None:
@@ -177,14 +190,7 @@ async def test_a_city_search_lists_the_stores_in_the_city_first(
     from ondc_adapter.catalogue.reply_cache import ReplyCache
     from ondc_adapter.catalogue.search import SearchIndex
 
-    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
-    mysuru = {**base, "id": "L-P6-1", "city": "Mysuru", "area_code": "570001"}
-    bengaluru = {**base, "id": "L-P6-2", "city": "Bengaluru", "area_code": "560001"}
-    chain = provider("P6", name="Store P6", locations=[mysuru, bengaluru], variant_groups=[])
-    chain_item = {**records()[1], "id": "C6", "provider_id": "P6", "parent_item_id": None,
-                  "location_id": "L-P6-2"}
-    await _load(pg_db, tmp_path, chain, chain_item,
-                *_store("P0", "B0", city="Bengaluru", area_code="560034"))
+    await _load_stores_in_two_cities(pg_db, tmp_path)
     extras = {INDEX_KEY: SearchIndex(), REPLY_CACHE_KEY: ReplyCache(seconds=60)}
 
     async def answer(intent: dict[str, Any], city: str) -> list[tuple[str, str]]:
@@ -217,14 +223,7 @@ async def test_a_located_node_answers_a_city_with_its_stores_there_only(
     from ondc_adapter.catalogue.handler import INDEX_KEY
     from ondc_adapter.catalogue.search import SearchIndex
 
-    base = {k: v for k, v in provider()["locations"][0].items() if k != "std_code"}
-    mysuru = {**base, "id": "L-P6-1", "city": "Mysuru", "area_code": "570001"}
-    bengaluru = {**base, "id": "L-P6-2", "city": "Bengaluru", "area_code": "560001"}
-    chain = provider("P6", name="Store P6", locations=[mysuru, bengaluru], variant_groups=[])
-    chain_item = {**records()[1], "id": "C6", "provider_id": "P6", "parent_item_id": None,
-                  "location_id": "L-P6-2"}
-    await _load(pg_db, tmp_path, chain, chain_item,
-                *_store("P0", "B0", city="Bengaluru", area_code="560034"))
+    await _load_stores_in_two_cities(pg_db, tmp_path)
 
     async def answer(intent: dict[str, Any], city: str, stores: str) -> list[tuple[str, str]]:
         request = search_request(intent, city=city)
