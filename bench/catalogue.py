@@ -178,6 +178,7 @@ async def served_search_ms(
         subscriber_id="seller.example.in",
         bpp_uri="https://seller.example.in",
         database_url="sqlite+aiosqlite://",
+        search_stores="serving",  # the figures so far: every serving store answers
     )
     deps = SellerDeps(
         settings=settings,

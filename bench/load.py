@@ -551,6 +551,8 @@ async def run(args: argparse.Namespace) -> int:
                 "ONDC_LOG_LEVEL": "WARNING",
                 "ONDC_CALLBACK_BACKOFF_INITIAL": "0.1",
                 "ONDC_DISPATCHER_POLL_SECONDS": "0.1",
+                # as its figures so far: every store serving the city answers a search
+                "ONDC_SEARCH_STORES": "serving",
             }
             node_proc = start_node(env, port, args.workers, work)
             node_url = f"http://127.0.0.1:{port}"

@@ -1015,6 +1015,9 @@ class Bench:
                 "allow_private_network": "true",  # registry and buyer app on loopback
                 "database_url": url,
                 "log_level": "WARNING",
+                # the same work as the baseline: every store serving the city answers a search
+                # (the default answers only the stores located in it, far fewer here)
+                "search_stores": "serving",
             }
             if config.db == "pg":
                 wanted["redis_url"] = REDIS_URL

@@ -89,11 +89,12 @@ class Settings(BaseSettings):
     on_search_cache_mb: int = Field(default=512, ge=0)
     # whole answers to filtered searches kept this long (catalogue.reply_cache); 0 turns it off
     search_reply_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    # which stores answer a search of a city: every store serving it ("serving": the stores in
-    # the city first, then those delivering there from elsewhere), or only the stores located
-    # in it ("located": what ONDC's log validator accepts, since it wants each provider's first
-    # store in context.city; a seller certifying its node, or serving only locally, picks this)
-    search_stores: Literal["serving", "located"] = "serving"
+    # which stores answer a search of a city: only the stores located in it ("located", the
+    # default: ONDC's log validator wants each provider's first store in context.city, so this
+    # is what certifies), or every store serving it ("serving": the stores in the city first,
+    # then those delivering there from elsewhere, e.g. a pan-India weaver's; the validator
+    # flags each of those with invldAreaCode)
+    search_stores: Literal["serving", "located"] = "located"
     # build the search index and fill that cache in the background at start-up
     catalogue_warm_up: bool = True
 

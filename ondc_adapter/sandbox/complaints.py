@@ -143,6 +143,9 @@ def next_issue(
         {k: v for k, v in a.items() if k != "description"} for a in issue.get("actions", [])
     ]
     n = sum(1 for a in issue["actions"] if a.get("action_by") == BUYER_NP_ID) + 1
+    taken = {str(a.get("id")) for a in issue["actions"]}
+    while f"B{n}" in taken:  # an action the buyer app sent under another action_by
+        n += 1
     action: dict[str, Any] = {"id": f"B{n}"}
     if ref_id is not None:
         action["ref_id"] = ref_id

@@ -135,8 +135,10 @@ def clone(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def settings(**over: Any) -> Settings:
+    # these tests are about serviceability: every store serving a city answers its search
     base = dict(subscriber_id="seller.example.in", bpp_uri="https://seller.example.in/ondc",
-                admin_api_key="secret-key", database_url="sqlite+aiosqlite://")
+                admin_api_key="secret-key", database_url="sqlite+aiosqlite://",
+                search_stores="serving")
     base.update(over)
     return Settings(**base)
 

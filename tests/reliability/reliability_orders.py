@@ -842,6 +842,8 @@ async def orders_kill(env: Env, scale: Scale) -> ScenarioResult:
             **_node_env(world, registry_url, db.url),
             "ONDC_ADMIN_API_KEY": ADMIN_KEY,
             "ONDC_LOG_LEVEL": "WARNING",
+            # the shop is in Ramanagara and ships across India: it answers Bengaluru's searches
+            "ONDC_SEARCH_STORES": "serving",
         }
         proc = _spawn_serve(proc_env, port, log)
         await _serving(client, url, proc)
@@ -947,6 +949,7 @@ async def orders_postgres(env: Env, scale: Scale) -> ScenarioResult:
             settings = node_settings(
                 world.keys_dir, registry_url, db.url, callback_timeout=1.0,
                 admin_api_key=SecretStr(ADMIN_KEY),
+                search_stores="serving",  # the Ramanagara shop answers Bengaluru's searches
             )
             app = create_app(settings, db=db)  # default handlers: catalogue + orders
             async with served(app) as base:
