@@ -3,10 +3,8 @@
 ``data/ondc_retail_categories.json`` holds, for RET10/RET12/RET16, the category names ONDC's
 log validator accepts and each category's item attribute rules (copied from the derived LVU
 file, see its ``_about``). A category is *valid for a domain* when it is both in the schema
-enum and has attribute rules, and is not one of the domain's ``withheld_categories``: the
-validator reports ``invalidCategoryId`` otherwise (so RET10 ``Oil & Ghee``, whose rules key is
-mangled upstream, is not offered, nor RET16 ``Fresheners and Repellents``, which the validator's
-Home & Kitchen rules do not define).
+enum and has attribute rules: the validator reports ``invalidCategoryId`` otherwise (so RET10
+``Oil & Ghee``, whose rules key is mangled upstream, is not offered).
 
 ``data/odop_ondc_categories.csv`` is the transparent rule table that places an ODOP product in
 a domain and category: rows are tried in ``rule`` order, a row applies when the product's sector
@@ -71,23 +69,18 @@ class CategoryRules:
     label: str
     schema_categories: tuple[str, ...]
     attributes: dict[str, dict[str, AttributeRule]]  # category -> code -> rule
-    withheld: frozenset[str] = frozenset()  # known upstream, but not to the validator's rules
 
     @property
     def valid_categories(self) -> tuple[str, ...]:
-        return tuple(c for c in self.schema_categories if self.is_valid_category(c))
+        return tuple(c for c in self.schema_categories if c in self.attributes)
 
     def is_valid_category(self, category_id: str) -> bool:
-        return (category_id in self.attributes and category_id in self.schema_categories
-                and category_id not in self.withheld)
+        return category_id in self.attributes and category_id in self.schema_categories
 
     def category_problem(self, category_id: str) -> str | None:
         """Why ``category_id`` is not a category items of this domain can have (or None)."""
         if self.is_valid_category(category_id):
             return None
-        if category_id in self.withheld:
-            return (f"{category_id!r} is not a {self.domain} category ONDC's log validator "
-                    f"knows (its {self.label} item rules do not define it)")
         return f"{category_id!r} is not a {self.domain} category"
 
     def mandatory(self, category_id: str) -> tuple[str, ...]:
@@ -98,8 +91,8 @@ class CategoryRules:
     ) -> list[tuple[str, str]]:
         """[(attribute code, reason)] for ``attributes`` of an item in ``category_id``."""
         rules = self.attributes.get(category_id)
-        if rules is None or category_id in self.withheld:
-            return [("category_id", self.category_problem(category_id) or "")]
+        if rules is None:
+            return [("category_id", f"{category_id!r} is not a {self.domain} category")]
         problems: list[tuple[str, str]] = []
         for code, rule in rules.items():
             if code not in attributes:
@@ -134,7 +127,6 @@ def _load_rules(path: Path) -> dict[str, CategoryRules]:
             label=spec.get("label", domain),
             schema_categories=tuple(spec.get("schema_enum_list", ())),
             attributes=attrs,
-            withheld=frozenset(spec.get("withheld_categories", ())),
         )
     return out
 

@@ -122,11 +122,6 @@ def on_status_cancel_unchanged(bundle: Bundle) -> Iterator[tuple[str, str, str]]
                         f"{PART_CANCEL} on key '{name}'")
 
 
-# Rules of the validator that no bundle can satisfy together, by flow: the sandbox's bundles are
-# clean but for these (tests/sandbox/test_lvu_rules.py). None at present.
-CONFLICTS: dict[str, tuple[str, ...]] = {}
-
-
 @rule("update.timestamps", SRC_UPDATE + "; " + SRC_ON_UPDATE + " (flows 6-b, 6-c)")
 def return_timestamps(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """Every update and every return on_update comes after the part cancel, and a return's calls

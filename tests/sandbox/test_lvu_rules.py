@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from ondc_adapter.lvu import RULES, validate_bundle
-from ondc_adapter.lvu.update_rules import CONFLICTS
 from ondc_adapter.sandbox.network import NetworkOptions
 from ondc_adapter.sandbox.report import write_export
 from ondc_adapter.sandbox.session import run_flow
@@ -42,9 +41,7 @@ def bundle(flow: str, domain: str = DOMAIN) -> dict[str, Any]:
     ("8", DOMAIN), ("9", DOMAIN),
 ])
 def test_the_sandbox_bundles_are_clean(flow: str, domain: str) -> None:
-    """Clean but for the validator's rules that contradict each other (``CONFLICTS``)."""
-    findings = [f for f in validate_bundle(bundle(flow, domain))
-                if f.rule not in CONFLICTS.get(flow, ())]
+    findings = validate_bundle(bundle(flow, domain))
     assert findings == [], "\n".join(map(str, findings))
 
 
