@@ -8,11 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
+
+from ondc_adapter.catalogue.admin import router
 from ondc_adapter.catalogue.codes import with_check_digit
 from ondc_adapter.exchange import InboundRequest, SellerDeps
 from ondc_adapter.protocol.context import Context
 from ondc_adapter.protocol.durations import format_timestamp
 from ondc_adapter.settings import Settings
+from ondc_adapter.storage import Database
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 CARE = "Care Desk,care@weavers.example.in,9876543210"
@@ -159,3 +164,13 @@ def search_request(
 
 def deps(now: datetime = NOW, **extras: Any) -> SellerDeps:
     return SellerDeps(settings=settings(), now=lambda: now, extras=dict(extras))
+
+
+def admin_client(db: Database) -> httpx.AsyncClient:
+    """A client of the catalogue's admin API over ``db`` (its key: ``secret-key``), in process."""
+    app = FastAPI()
+    app.state.db = db
+    app.state.settings = settings()
+    app.include_router(router)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+

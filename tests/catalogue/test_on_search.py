@@ -9,13 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from ondc_adapter.catalogue.admin import router
 from ondc_adapter.catalogue.handler import handle_search
 from ondc_adapter.catalogue.importer import import_file
 from ondc_adapter.catalogue.tables import Subscription
@@ -26,7 +23,16 @@ from ondc_adapter.protocol.catalog import OnSearchIncrementalMessage, OnSearchMe
 from ondc_adapter.protocol.schemas import DEFAULT_DIR
 from ondc_adapter.storage import Database
 
-from .helpers import NOW, deps, provider, records, search_request, settings, write_jsonl
+from .helpers import (
+    NOW,
+    admin_client,
+    deps,
+    provider,
+    records,
+    search_request,
+    settings,
+    write_jsonl,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMA = json.loads((DEFAULT_DIR / "on_search_message.schema.json").read_text())
@@ -320,13 +326,8 @@ async def test_admin_price_change_pushes_only_that_item(pg_db: Database, tmp_pat
     await _load(pg_db, tmp_path)
     start = {"tags": [{"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]}]}
     await _search(pg_db, start, city="*", transaction_id="sub-1")
-    app = FastAPI()
-    app.state.db = pg_db
-    app.state.settings = settings()
-    app.include_router(router)
     headers = {"X-API-Key": "secret-key"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with admin_client(pg_db) as client:
         no_key = await client.patch("/admin/items/I12/price", json={"price": "8000"})
         assert no_key.status_code == 401
         bad = await client.patch("/admin/items/I12/price", json={"price": "9999"}, headers=headers)

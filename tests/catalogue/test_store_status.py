@@ -9,12 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from ondc_adapter.catalogue import write
-from ondc_adapter.catalogue.admin import router
 from ondc_adapter.catalogue.handler import handle_search
 from ondc_adapter.catalogue.importer import import_file
 from ondc_adapter.catalogue.tables import Location, Provider
@@ -23,7 +20,15 @@ from ondc_adapter.protocol.catalog import OnSearchIncrementalMessage
 from ondc_adapter.protocol.durations import format_timestamp
 from ondc_adapter.storage import Database
 
-from .helpers import NOW, deps, provider, records, search_request, settings, write_jsonl
+from .helpers import (
+    NOW,
+    admin_client,
+    deps,
+    provider,
+    records,
+    search_request,
+    write_jsonl,
+)
 
 LOADED = NOW - timedelta(hours=2)
 CLOSED = NOW - timedelta(minutes=30)
@@ -87,13 +92,8 @@ async def test_admin_closes_a_store_and_pushes_it(pg_db: Database, tmp_path: Pat
     async with pg_db.session() as s:
         assert await handle_search(search_request(start, city="*", transaction_id="sub-1"), s,
                                    deps()) == []
-    app = FastAPI()
-    app.state.db = pg_db
-    app.state.settings = settings()
-    app.include_router(router)
     headers = {"X-API-Key": "secret-key"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with admin_client(pg_db) as client:
         url = "/admin/providers/P1/locations/L2/status"
         assert (await client.patch(url, json={"status": "close"})).status_code == 401
         bad = await client.patch(url, json={"status": "shut"}, headers=headers)
