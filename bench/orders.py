@@ -167,7 +167,7 @@ class Client:
             out = await HANDLERS[action](request, session, self.deps)
             entries = [await outbox.enqueue(session, m, now=datetime.now(UTC)) for m in out]
         for entry in entries:  # sign, POST, record: the dispatcher's delivery of one row
-            outcome = await self.dispatcher.deliver(entry)
+            outcome = await self.dispatcher.deliver(outbox.Callback.of(entry))
             if outcome is None or not outcome.delivered:
                 raise RuntimeError(f"on_{action} not delivered: {outcome}")
             self.signed_bytes += len(entry.body)

@@ -1,14 +1,21 @@
 """Callback delivery: signs the outbox's stored bytes and POSTs them to the buyer app.
 
-Claim, then deliver outside any transaction, then record:
+Lease, then deliver outside any transaction, then record:
 
-* Claim: due ``pending`` rows are leased by moving ``next_attempt_at`` forward by
-  ``lease_seconds`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never pick the same row;
+* Lease: a row is leased by moving its ``next_attempt_at`` forward by ``lease_seconds``. The
+  processor writes its callbacks already leased to this process and hands them over in memory
+  (``adopt``); rows whose lease ran out, retries and rows other code enqueued are claimed with
+  one statement (PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never pick the same row;
   SQLite: a conditional UPDATE that only one writer can win). The row stays ``pending``, so if
   the process dies mid-delivery (``kill -9``) the row is simply due again when the lease ends.
+  A callback is sent only while its lease has at least one attempt's time left, so a row whose
+  lease could run out mid-send is left for the next claim instead of risking a second sender.
+* Streaming: ``run`` keeps up to ``max_in_flight`` sends going at once and starts the next as
+  soon as one ends, so one slow buyer app never holds up the callbacks of the others; results
+  are recorded in batches by one recorder task (group commit).
 * Deliver: sign exactly the stored bytes (fresh ``created``; ``expires`` never beyond the row's
   ``expires_at``), POST with ``Content-Type: application/json``.
-* Record: one ``OutboxAttempt`` per try; the results of a claimed batch are written in one
+* Record: one ``OutboxAttempt`` per try; the results gathered meanwhile are written in one
   transaction (bulk insert, bulk update by primary key). ACK -> delivered. NACK -> nacked, not
   retried, unless the code says "internal error, retry" (31001 / 23001). 5xx, 429, timeouts,
   connection errors -> retried with exponential backoff and jitter until ``expires_at``, then
@@ -29,13 +36,14 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from structlog.contextvars import bound_contextvars
 
 from ondc_adapter.backlog import BacklogSampler
@@ -49,6 +57,7 @@ from ondc_adapter.outbox import (
     NACKED,
     PENDING,
     REFUSED,
+    Callback,
     OutboxAttempt,
     OutboxEntry,
 )
@@ -109,6 +118,39 @@ def classify(status: int, content: bytes) -> tuple[str | None, str | None, str |
     return "NACK", code, detail or f"HTTP {status} without an ACK body", False
 
 
+_OUTBOX = OutboxEntry.__table__
+_ATTEMPTS = OutboxAttempt.__table__
+# What a claim reads of a row, in ``Callback``'s field order up to ``leased_until``.
+_LEASED = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.action,
+    _OUTBOX.c.url,
+    _OUTBOX.c.transaction_id,
+    _OUTBOX.c.message_id,
+    _OUTBOX.c.body,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.created_at,
+    _OUTBOX.c.expires_at,
+    _OUTBOX.c.next_attempt_at,
+    _OUTBOX.c.last_error,
+)
+# A row's new state after an attempt: every column named for every row, so a batch of results
+# is one executemany of one statement.
+_RECORD_ROW = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=bindparam("new_attempts"),
+        next_attempt_at=bindparam("new_next_attempt_at"),
+        completed_at=bindparam("new_completed_at"),
+        last_error=bindparam("new_last_error"),
+    )
+)
+
+Sent = tuple[Callback, Outcome, dict[str, object], datetime]
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -122,6 +164,7 @@ class Dispatcher:
         lease_seconds: float | None = None,
         metrics: NodeMetrics | None = None,
         depth_interval: float = 5.0,
+        max_in_flight: int = 64,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -129,11 +172,17 @@ class Dispatcher:
         self.http = http_client
         self.clock = clock or (lambda: datetime.now(UTC))
         self.batch_size = batch_size
+        self.max_in_flight = max(1, max_in_flight)
         # A lease longer than one attempt can take, so a live worker never loses its row.
         self.lease = timedelta(
             seconds=lease_seconds if lease_seconds is not None else settings.callback_timeout + 10
         )
+        # Time one attempt may take: a row is not started with less lease than this left.
+        self.attempt_time = timedelta(seconds=settings.callback_timeout + 1)
         self._wake = asyncio.Event()
+        self._adopted: deque[Callback] = deque()
+        self._results: list[Sent] = []
+        self._recorded = asyncio.Event()  # set when there are results to record
         self.metrics = metrics if metrics is not None else NodeMetrics()
         self.backlog = BacklogSampler(
             db,
@@ -146,76 +195,137 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def adopt(self, callbacks: Sequence[Callback]) -> None:
+        """Take callbacks this process's processor committed, leased to us (``CallbackSink``)."""
+        self._adopted.extend(callbacks)
+        self._wake.set()
+
     async def sample_depth(self) -> int:
         """Count undelivered callbacks into the ``ondc_outbox_pending`` gauge."""
         return await self.backlog.sample()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.backlog.maybe_sample()
-            try:
-                sent = await self.dispatch_once()
-            except Exception as exc:  # database hiccup: log, back off, keep going
-                log.error("dispatcher.error", error=repr(exc))
-                sent = 0
-                await asyncio.sleep(self.settings.dispatcher_poll_seconds)
-            if sent:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=self.settings.dispatcher_poll_seconds
-                )
+        """Deliver until ``stop`` is set: adopted callbacks first, due rows from the database
+        whenever nothing was adopted or ``dispatcher_poll_seconds`` passed since the last look."""
+        slots = asyncio.Semaphore(self.max_in_flight)
+        sending: set[asyncio.Task[None]] = set()
+        finished = asyncio.Event()
+        recorder = asyncio.create_task(self._recorder(finished), name="outbox-recorder")
+        poll = self.settings.dispatcher_poll_seconds
+        next_claim = 0.0
+        try:
+            while not stop.is_set():
+                await self.backlog.maybe_sample()
+                rows = self._take_adopted()
+                if not rows or time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + poll
+                    try:
+                        rows += await self.claim()
+                    except Exception as exc:  # database hiccup: log, back off, keep going
+                        log.error("dispatcher.error", error=repr(exc))
+                        await asyncio.sleep(poll)
+                        continue
+                for row in rows:
+                    await slots.acquire()
+                    task = asyncio.create_task(self._send_and_keep(row, slots))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                if rows or self._adopted:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
+        finally:
+            if sending:  # let started sends end (their rows stay leased if cut short)
+                await asyncio.wait(list(sending), timeout=self.settings.callback_timeout + 1)
+            finished.set()
+            self._recorded.set()
+            await recorder
+
+    def _take_adopted(self) -> list[Callback]:
+        rows: list[Callback] = []
+        while self._adopted and len(rows) < self.batch_size:
+            rows.append(self._adopted.popleft())
+        return rows
+
+    async def _send_and_keep(self, row: Callback, slots: asyncio.Semaphore) -> None:
+        try:
+            sent = await self._send(row)
+        except Exception as exc:  # the row stays leased and is sent again once it runs out
+            log.error("dispatcher.send_failed", outbox_id=row.id, error=repr(exc))
+            sent = None
+        finally:
+            slots.release()
+        if sent is not None:
+            self._results.append(sent)
+            self._recorded.set()
+
+    async def _recorder(self, finished: asyncio.Event) -> None:
+        """Writes the results gathered since its last write, in one transaction, until
+        ``finished`` and nothing is left."""
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            results, self._results = self._results, []
+            if results:
+                try:
+                    await self._record(results)
+                except Exception as exc:  # rows stay leased: sent again once it runs out
+                    log.error("dispatcher.record_failed", rows=len(results), error=repr(exc))
+            if finished.is_set() and not self._results:
+                return
 
     async def dispatch_once(self) -> int:
-        """Claim due rows, deliver them concurrently, record the results together; returns
-        how many."""
-        rows = await self.claim()
+        """Claim due rows (and take adopted ones), deliver them concurrently, record the
+        results together; returns how many (tests and one-shot runs)."""
+        rows = self._take_adopted() + await self.claim()
         if rows:
             results = await asyncio.gather(*(self._send(row) for row in rows))
             await self._record([r for r in results if r is not None])
         return len(rows)
 
-    async def _send(
-        self, row: OutboxEntry
-    ) -> tuple[OutboxEntry, Outcome, dict[str, object], datetime] | None:
+    async def _send(self, row: Callback, *, leased: bool = True) -> Sent | None:
         with bound_contextvars(
             action=row.action,
             transaction_id=row.transaction_id,
             message_id=row.message_id,
             outbox_id=row.id,
         ):
+            now = self.clock()
             deadline = self.deliverable_until(row.expires_at)
-            if self.clock() >= deadline:
+            if now >= deadline:
                 await self._expire_unsent(row)
+                return None
+            if leased and now + self.attempt_time > row.leased_until:
+                # Its lease could run out mid-send and another worker claim it: leave it to
+                # the next claim (ours or theirs) once the lease has run out.
+                log.info("callback.lease_too_short", url=row.url)
                 return None
             outcome = await self.attempt(row)
             now = self.clock()
             return row, outcome, self._result(row, outcome, now, deadline), now
 
-    async def claim(self) -> list[OutboxEntry]:
+    async def claim(self) -> list[Callback]:
         now = self.clock()
-        due = (
-            select(OutboxEntry)
-            .where(OutboxEntry.status == PENDING, OutboxEntry.next_attempt_at <= now)
-            .order_by(OutboxEntry.next_attempt_at, OutboxEntry.id)
+        leased_until = now + self.lease
+        ids = (
+            select(_OUTBOX.c.id)
+            .where(_OUTBOX.c.status == PENDING, _OUTBOX.c.next_attempt_at <= now)
+            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
             .limit(self.batch_size)
         )
-        leased_until = now + self.lease
-        ids = due.with_only_columns(OutboxEntry.id)
         if self.db.is_postgres:
             # workers skip each other's rows; SQLite's UPDATE takes its one write lock instead
             ids = ids.with_for_update(skip_locked=True)
         # One statement leases the batch and returns it (a round trip, not one per row).
         lease = (
-            update(OutboxEntry)
-            .where(OutboxEntry.id.in_(ids.scalar_subquery()))
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(ids.scalar_subquery()))
             .values(next_attempt_at=leased_until)
-            .returning(OutboxEntry)
-            .execution_options(synchronize_session=False)
+            .returning(*_LEASED)
         )
-        async with self.db.session() as session:
-            rows = list((await session.scalars(lease)).all())
+        async with self.db.engine.begin() as conn:
+            rows = [Callback(*row) for row in (await conn.execute(lease)).all()]
         return sorted(rows, key=lambda row: row.id)
 
     @staticmethod
@@ -238,7 +348,7 @@ class Dispatcher:
         )
         return header.to_header()
 
-    async def attempt(self, row: OutboxEntry) -> Outcome:
+    async def attempt(self, row: Callback) -> Outcome:
         headers = {
             "Content-Type": "application/json",
             "Authorization": self.sign(row.body, row.expires_at),
@@ -278,50 +388,47 @@ class Dispatcher:
         )
         return base * random.uniform(0.5, 1.0)  # jitter: many callbacks must not retry in step
 
-    async def deliver(self, row: OutboxEntry) -> Outcome | None:
-        """One attempt at ``row`` (None: its TTL ran out before it could be sent again)."""
-        # Every line logged for this callback names its message (the request's ids).
-        with bound_contextvars(
-            action=row.action,
-            transaction_id=row.transaction_id,
-            message_id=row.message_id,
-            outbox_id=row.id,
-        ):
-            return await self._deliver(row)
-
-    async def _deliver(self, row: OutboxEntry) -> Outcome | None:
-        sent = await self._send(row)
+    async def deliver(self, row: Callback) -> Outcome | None:
+        """One attempt at ``row``, recorded (None: its TTL ran out first). The caller owns the
+        row: it need not hold a lease (one-shot runs, the orders benchmark)."""
+        sent = await self._send(row, leased=False)
         if sent is None:
             return None
         await self._record([sent])
         return sent[1]
 
     def _result(
-        self, row: OutboxEntry, outcome: Outcome, now: datetime, deadline: datetime
+        self, row: Callback, outcome: Outcome, now: datetime, deadline: datetime
     ) -> dict[str, object]:
         """The row's new values after ``outcome`` (and its metrics and log line)."""
         attempts = row.attempts + 1
-        values: dict[str, object] = {"attempts": attempts}
+        values: dict[str, object] = {
+            "new_status": PENDING,
+            "new_attempts": attempts,
+            "new_next_attempt_at": row.leased_until,
+            "new_completed_at": None,
+            "new_last_error": outcome.detail,
+        }
         metrics = self.metrics
         metrics.callback_attempt_duration.observe(outcome.elapsed_ms / 1000)
         if outcome.delivered:
-            values.update(status=DELIVERED, completed_at=now, last_error=None)
+            values.update(new_status=DELIVERED, new_completed_at=now, new_last_error=None)
             metrics.callback_outcome(row.action, "delivered")
             metrics.delivered_after(row.action, (now - row.created_at).total_seconds())
         elif outcome.refused:
-            values.update(status=REFUSED, completed_at=now, last_error=outcome.detail)
+            values.update(new_status=REFUSED, new_completed_at=now)
             metrics.callback_outcome(row.action, "refused")
             log.warning("callback.refused", url=row.url, reason=outcome.detail)
         elif outcome.retry:
             next_at = now + timedelta(seconds=self.backoff(attempts))
             if next_at >= deadline:
-                values.update(status=EXPIRED, completed_at=now, last_error=outcome.detail)
+                values.update(new_status=EXPIRED, new_completed_at=now)
                 metrics.callback_outcome(row.action, "expired")
             else:
-                values.update(next_attempt_at=next_at, last_error=outcome.detail)
+                values.update(new_next_attempt_at=next_at)
                 metrics.callback_outcome(row.action, "retry")
         else:
-            values.update(status=NACKED, completed_at=now, last_error=outcome.detail)
+            values.update(new_status=NACKED, new_completed_at=now)
             metrics.callback_outcome(row.action, "nacked")
         log.info(
             "callback.attempt",
@@ -330,14 +437,12 @@ class Dispatcher:
             http_status=outcome.http_status,
             ack=outcome.ack,
             error_code=outcome.error_code,
-            result=values.get("status", PENDING),
+            result=values["new_status"],
             detail=outcome.detail,
         )
         return values
 
-    async def _record(
-        self, results: list[tuple[OutboxEntry, Outcome, dict[str, object], datetime]]
-    ) -> None:
+    async def _record(self, results: list[Sent]) -> None:
         """Write the attempts and the rows' new states of a batch in one transaction."""
         if not results:
             return
@@ -353,23 +458,21 @@ class Dispatcher:
             }
             for row, outcome, _, now in results
         ]
-        async with self.db.session() as session:
-            await session.execute(insert(OutboxAttempt), attempts)
-            # bulk UPDATE by primary key: rows with the same set of changed columns go as one
-            # executemany
-            await session.execute(
-                update(OutboxEntry), [{"id": row.id, **values} for row, _, values, _ in results]
+        async with self.db.engine.begin() as conn:
+            await conn.execute(insert(_ATTEMPTS), attempts)
+            await conn.execute(
+                _RECORD_ROW, [{"row_id": row.id, **values} for row, _, values, _ in results]
             )
 
-    async def _expire_unsent(self, row: OutboxEntry) -> None:
+    async def _expire_unsent(self, row: Callback) -> None:
         # Reached after a lease ran out (a crashed worker) or a long backoff: the attempts
         # already recorded stand; no new one is made.
         now = self.clock()
         detail = "TTL ran out before the next attempt"
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id == row.id, OutboxEntry.status == PENDING)
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == row.id, _OUTBOX.c.status == PENDING)
                 .values(status=EXPIRED, completed_at=now, last_error=row.last_error or detail)
             )
         self.metrics.callback_outcome(row.action, "expired")

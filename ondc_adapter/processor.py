@@ -11,15 +11,21 @@ database write lock for the rest of the transaction, so two processes cannot bot
 
 Batches: once requests queue up (the row claimed first has waited longer than
 ``BATCH_AFTER``), ``run`` claims up to ``batch_size`` due rows and processes them in that one
-transaction, each row inside its own savepoint. A claim, a commit and the session around them
-cost more than the seller logic of a search; sharing them among a batch is what lets the
-answering side keep up with the ACK side. Without a queue each row is its own transaction:
-every callback of a batch leaves only when the batch commits, which would delay the first
-answers for nothing when there is no backlog to catch up with.
+transaction. A claim, a commit and the session around them cost more than the seller logic of
+a search; sharing them among a batch is what lets the answering side keep up with the ACK side.
+The batch's writes are shared too: every callback in one INSERT, every processed row in one
+UPDATE. Without a queue each row is its own transaction: every callback of a batch leaves only
+when the batch commits, which would delay the first answers for nothing when there is no
+backlog to catch up with.
 
-A handler exception rolls back to a savepoint (its partial writes vanish), counts an attempt and
-retries later with backoff; after ``max_attempts`` the row is marked failed and an ``on_*`` with
-error 31001 is enqueued so the buyer app hears about it (never a silent drop).
+The handlers of a batch run inside one savepoint. A handler exception rolls the batch back to
+it (their partial writes vanish; the claim holds) and the batch runs again with a savepoint per
+row, so only the failing row counts an attempt and retries later with backoff; after
+``max_attempts`` it is marked failed and an ``on_*`` with error 31001 is enqueued so the buyer
+app hears about it (never a silent drop).
+
+Hand-off: the callbacks are written already leased to the dispatcher of this process
+(``CallbackSink``), which takes them in memory once the transaction commits.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -39,7 +46,7 @@ from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, Sell
 from ondc_adapter.inbox import FAILED, PROCESSED, RECEIVED, InboxEntry
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
-from ondc_adapter.outbox import enqueue
+from ondc_adapter.outbox import Callback, CallbackSink, insert_leased
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.context import Context
 from ondc_adapter.protocol.errors import Code
@@ -50,8 +57,59 @@ log = get_logger(__name__)
 
 BATCH_AFTER = timedelta(milliseconds=50)  # a row older than this means requests queue up
 
+_INBOX = InboxEntry.__table__
+# What a claim reads of a row (Core columns: no ORM identity map for rows read once).
+_CLAIMED = (
+    _INBOX.c.id,
+    _INBOX.c.action,
+    _INBOX.c.transaction_id,
+    _INBOX.c.message_id,
+    _INBOX.c.body,
+    _INBOX.c.signer,
+    _INBOX.c.gateway,
+    _INBOX.c.received_at,
+    _INBOX.c.attempts,
+    _INBOX.c.next_attempt_at,
+)
 
-def inbound_from_row(row: InboxEntry) -> InboundRequest:
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An inbox row this transaction holds (the columns of ``_CLAIMED``, in that order)."""
+
+    id: int
+    action: str
+    transaction_id: str
+    message_id: str
+    body: bytes
+    signer: str
+    gateway: str | None
+    received_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What becomes of a claimed row: its new status and the callbacks it produced."""
+
+    row: Claimed
+    status: str  # PROCESSED, FAILED, or RECEIVED again (a retry later)
+    messages: list[OutboundMessage] = field(default_factory=list)
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    attempted: bool = True  # the handler ran (an unreadable body never reached one)
+
+
+class _HandlerFailed(Exception):
+    """A handler raised inside the batch's savepoint: the batch runs again row by row."""
+
+    def __init__(self, row: Claimed, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.row, self.error = row, error
+
+
+def inbound_from_row(row: Claimed | InboxEntry) -> InboundRequest:
     data = orjson.loads(row.body)
     # catalog_rejection carries ``errors`` where every other request has ``message``
     message = data["message"] if "message" in data else {"errors": data.get("errors") or []}
@@ -77,6 +135,7 @@ class InboxProcessor:
         retry_delay: float = 1.0,
         poll_seconds: float = 1.0,
         on_enqueued: Callable[[], None] | None = None,
+        sink: CallbackSink | None = None,
         extras: dict[str, object] | None = None,
         metrics: NodeMetrics | None = None,
         depth_interval: float = 5.0,
@@ -90,7 +149,8 @@ class InboxProcessor:
         self.retry_delay = retry_delay
         self.poll_seconds = poll_seconds
         self.batch_size = max(1, batch_size)
-        self.on_enqueued = on_enqueued  # wakes the dispatcher
+        self.on_enqueued = on_enqueued  # wakes the dispatcher (when there is no sink)
+        self.sink = sink  # takes this process's new callbacks in memory
         self.deps = SellerDeps(settings=settings, now=self.clock, extras=dict(extras or {}))
         # One event per loop waiting for work: a wake-up goes to one of them, not to all (four
         # loops all claiming for one new row made three empty transactions).
@@ -153,109 +213,183 @@ class InboxProcessor:
         return await self.process_batch(1) > 0
 
     async def process_batch(self, limit: int) -> int:
-        """Claim up to ``limit`` due rows and process them in one transaction (a savepoint
-        each); returns how many were claimed."""
+        """Claim up to ``limit`` due rows and process them in one transaction; returns how
+        many were claimed."""
         async with self.db.session() as session:
             rows = await self._claim(session, 1)
-            if rows and limit > 1 and self.clock() - rows[0].next_attempt_at > BATCH_AFTER:
+            if not rows:
+                return 0
+            if limit > 1 and self.clock() - rows[0].next_attempt_at > BATCH_AFTER:
                 # SKIP LOCKED skips other transactions' locks, not this one's: name the first
                 rows += await self._claim(session, limit - 1, besides=rows[0].id)
-            enqueued = 0
+            now = self.clock()
+            outcomes: list[_Outcome] = []
+            work: list[tuple[Claimed, InboundRequest]] = []
             for row in rows:
-                enqueued += await self._process(session, row)
-        if enqueued and self.on_enqueued is not None:
+                readable = self._readable(row, now)
+                if isinstance(readable, _Outcome):
+                    outcomes.append(readable)
+                else:
+                    work.append((row, readable))
+            try:
+                # One savepoint for the whole batch: handlers almost never fail, and a
+                # savepoint per row (two round trips each) cost more than a search's logic.
+                async with session.begin_nested():
+                    done = [await self._run(session, row, request) for row, request in work]
+            except _HandlerFailed as failed:
+                # Back to the savepoint (the claim still holds): the failing row counts an
+                # attempt, every other row runs again in a savepoint of its own.
+                done = [
+                    self._failed_in_batch(row, request, failed.error, now)
+                    if row is failed.row
+                    else await self._run_alone(session, row, request, now)
+                    for row, request in work
+                ]
+            outcomes += done
+            callbacks = await self._write(session, outcomes, now)
+        for outcome in outcomes:
+            self.metrics.processed_row(outcome.row.action, _METRIC[outcome.status])
+        if callbacks and self.sink is not None:
+            self.sink.adopt(callbacks)
+        elif callbacks and self.on_enqueued is not None:
             self.on_enqueued()
         return len(rows)
 
     async def _claim(
         self, session: AsyncSession, limit: int = 1, besides: int | None = None
-    ) -> list[InboxEntry]:
-        now = self.clock()
+    ) -> list[Claimed]:
         due = (
-            select(InboxEntry)
+            select(*_CLAIMED)
             .where(
-                InboxEntry.status == RECEIVED,
-                InboxEntry.next_attempt_at <= now,
-                InboxEntry.id != besides if besides is not None else true(),
+                _INBOX.c.status == RECEIVED,
+                _INBOX.c.next_attempt_at <= self.clock(),
+                _INBOX.c.id != besides if besides is not None else true(),
             )
-            .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
+            .order_by(_INBOX.c.next_attempt_at, _INBOX.c.id)
             .limit(limit)
         )
         if self.db.is_postgres:
-            return list((await session.execute(due.with_for_update(skip_locked=True))).scalars())
+            found = await session.execute(due.with_for_update(skip_locked=True))
+            return [Claimed(*row) for row in found.all()]
         # SQLite: write first, so the transaction holds the database write lock before it
         # reads (busy_timeout waits for it); a read-then-upgrade could fail on a stale snapshot.
         claimed = await session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id.in_(due.with_only_columns(InboxEntry.id).scalar_subquery()))
-            .values(attempts=InboxEntry.attempts)
-            .returning(InboxEntry.id)
+            update(_INBOX)
+            .where(_INBOX.c.id.in_(due.with_only_columns(_INBOX.c.id).scalar_subquery()))
+            .values(attempts=_INBOX.c.attempts)
+            .returning(_INBOX.c.id)
         )
         ids = [row_id for (row_id,) in claimed.all()]
         if not ids:
             return []
-        rows = await session.execute(
-            select(InboxEntry)
-            .where(InboxEntry.id.in_(ids))
-            .order_by(InboxEntry.next_attempt_at, InboxEntry.id)
+        found = await session.execute(
+            select(*_CLAIMED)
+            .where(_INBOX.c.id.in_(ids))
+            .order_by(_INBOX.c.next_attempt_at, _INBOX.c.id)
         )
-        return list(rows.scalars())
+        return [Claimed(*row) for row in found.all()]
 
-    async def _process(self, session: AsyncSession, row: InboxEntry) -> int:
-        # The handler's log lines (and ours) carry the request's ids.
-        with bound_contextvars(
-            action=row.action,
-            transaction_id=row.transaction_id,
-            message_id=row.message_id,
-            inbox_id=row.id,
-        ):
-            return await self._process_bound(session, row)
-
-    async def _process_bound(self, session: AsyncSession, row: InboxEntry) -> int:
-        now = self.clock()
+    def _readable(self, row: Claimed, now: datetime) -> InboundRequest | _Outcome:
+        """The row's request, or its failed outcome when the body cannot be read. Cannot
+        happen for rows the pipeline wrote (they were validated); kept explicit."""
         try:
-            request = inbound_from_row(row)
+            return inbound_from_row(row)
         except (ValueError, KeyError, TypeError) as exc:
-            # Cannot happen for rows the pipeline wrote (they were validated); kept explicit.
-            row.status, row.error, row.processed_at = FAILED, f"unreadable body: {exc}", now
-            self.metrics.processed_row(row.action, "failed")
-            log.error("processor.unreadable_row", error=str(exc))
-            return 0
-        handler = self.handlers.get(row.action)
-        try:
-            if handler is None:
-                raise LookupError(f"no handler for action {row.action!r}")
-            async with session.begin_nested():
-                messages = await handler(request, session, self.deps)
-                for message in messages:
-                    await enqueue(session, message, now=now)
-        except Exception as exc:
-            return await self._failed_attempt(session, row, request, exc, now)
-        row.status, row.processed_at, row.error = PROCESSED, now, None
-        row.attempts += 1
-        self.metrics.processed_row(row.action, "processed")
-        log.info("processor.processed", callbacks=len(messages))
-        return len(messages)
+            with bound_contextvars(action=row.action, inbox_id=row.id):
+                log.error("processor.unreadable_row", error=str(exc))
+            return _Outcome(row, FAILED, error=f"unreadable body: {exc}", attempted=False)
 
-    async def _failed_attempt(
-        self,
-        session: AsyncSession,
-        row: InboxEntry,
-        request: InboundRequest,
-        exc: Exception,
-        now: datetime,
-    ) -> int:
-        row.attempts += 1
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
-        log.error("processor.handler_failed", attempt=row.attempts, error=row.error)
-        if row.attempts < self.max_attempts:
-            delay = self.retry_delay * 2 ** (row.attempts - 1)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            self.metrics.processed_row(row.action, "retry")
-            return 0
-        row.status, row.processed_at = FAILED, now
-        self.metrics.processed_row(row.action, "failed")
-        error = Error.of(Code.INTERNAL_ERROR, "internal error while processing the request")
-        reply = OutboundMessage.reply(request, {}, settings=self.settings, now=now, error=error)
-        await enqueue(session, reply, now=now)
-        return 1
+    async def _run(self, session: AsyncSession, row: Claimed, request: InboundRequest) -> _Outcome:
+        """The handler of ``row`` inside the batch's savepoint; a failure aborts the batch."""
+        with _bound(row):
+            try:
+                messages = await self._handle(session, row, request)
+            except Exception as exc:
+                raise _HandlerFailed(row, exc) from exc
+            log.info("processor.processed", callbacks=len(messages))
+        return _Outcome(row, PROCESSED, messages)
+
+    async def _run_alone(
+        self, session: AsyncSession, row: Claimed, request: InboundRequest, now: datetime
+    ) -> _Outcome:
+        """The handler of ``row`` inside a savepoint of its own."""
+        with _bound(row):
+            try:
+                async with session.begin_nested():
+                    messages = await self._handle(session, row, request)
+            except Exception as exc:
+                return self._failed_attempt(row, request, exc, now)
+            log.info("processor.processed", callbacks=len(messages))
+        return _Outcome(row, PROCESSED, messages)
+
+    async def _handle(
+        self, session: AsyncSession, row: Claimed, request: InboundRequest
+    ) -> list[OutboundMessage]:
+        handler = self.handlers.get(row.action)
+        if handler is None:
+            raise LookupError(f"no handler for action {row.action!r}")
+        return await handler(request, session, self.deps)
+
+    def _failed_in_batch(
+        self, row: Claimed, request: InboundRequest, exc: Exception, now: datetime
+    ) -> _Outcome:
+        with _bound(row):
+            return self._failed_attempt(row, request, exc, now)
+
+    def _failed_attempt(
+        self, row: Claimed, request: InboundRequest, exc: Exception, now: datetime
+    ) -> _Outcome:
+        attempts = row.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.error("processor.handler_failed", attempt=attempts, error=error)
+        if attempts < self.max_attempts:
+            retry_at = now + timedelta(seconds=self.retry_delay * 2 ** (attempts - 1))
+            return _Outcome(row, RECEIVED, error=error, next_attempt_at=retry_at)
+        failure = Error.of(Code.INTERNAL_ERROR, "internal error while processing the request")
+        reply = OutboundMessage.reply(request, {}, settings=self.settings, now=now, error=failure)
+        return _Outcome(row, FAILED, [reply], error=error)
+
+    async def _write(
+        self, session: AsyncSession, outcomes: list[_Outcome], now: datetime
+    ) -> list[Callback]:
+        """The batch's writes: every callback in one INSERT, every processed row in one
+        UPDATE (the rare retried or failed row in one of its own)."""
+        messages = [m for outcome in outcomes for m in outcome.messages]
+        # Leased to this process's dispatcher, which gets them in memory after the commit;
+        # without one they are due at once, for whichever dispatcher looks first.
+        leased_until = now + self.sink.lease if self.sink is not None else now
+        callbacks = await insert_leased(session, messages, now=now, leased_until=leased_until)
+        processed = [o.row.id for o in outcomes if o.status == PROCESSED]
+        if processed:
+            await session.execute(
+                update(_INBOX)
+                .where(_INBOX.c.id.in_(processed))
+                .values(
+                    status=PROCESSED, processed_at=now, error=None, attempts=_INBOX.c.attempts + 1
+                )
+            )
+        for o in outcomes:
+            if o.status == PROCESSED:
+                continue
+            values: dict[str, object] = {"status": o.status, "error": o.error}
+            if o.status == FAILED:
+                values["processed_at"] = now
+            if o.next_attempt_at is not None:
+                values["next_attempt_at"] = o.next_attempt_at
+            if o.attempted:
+                values["attempts"] = _INBOX.c.attempts + 1
+            await session.execute(update(_INBOX).where(_INBOX.c.id == o.row.id).values(**values))
+        return callbacks
+
+
+_METRIC = {PROCESSED: "processed", FAILED: "failed", RECEIVED: "retry"}
+
+
+def _bound(row: Claimed) -> contextlib.AbstractContextManager[object]:
+    """The handler's log lines (and ours) carry the request's ids."""
+    return bound_contextvars(
+        action=row.action,
+        transaction_id=row.transaction_id,
+        message_id=row.message_id,
+        inbox_id=row.id,
+    )

@@ -188,6 +188,8 @@ def create_app(
                 handlers if handlers is not None else default_handlers(settings),
                 clock=now,
                 on_enqueued=dispatcher.wake,
+                # the callbacks it writes go to this worker's dispatcher in memory, leased
+                sink=dispatcher if run_workers else None,
                 metrics=node_metrics,
                 extras={"db": database, "redis": cache, "keys": keys, **extras},
                 batch_size=settings.processor_batch,
