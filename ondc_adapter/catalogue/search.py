@@ -131,6 +131,8 @@ class SearchIndex:
     # one catch-up at a time: concurrent searches (several processor loops, the start-up
     # warm-up) would otherwise each read the whole catalogue into the same index
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    # the transaction the index was last brought up to date in (see ``refresh``)
+    _fresh_in: object | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -227,9 +229,18 @@ class SearchIndex:
     async def refresh(self, session: AsyncSession, batch: int = 5000) -> int:
         """Catch up with the database: providers (with their locations) and items changed
         since the watermarks (everything on first call). Returns the number of item rows
-        read."""
+        read.
+
+        Once per transaction: the processor answers a batch of searches in one transaction,
+        and every request of the batch arrived before it began, so what the first refresh of
+        the transaction saw already covers every change committed before any of them."""
+        transaction = session.get_transaction()
+        if transaction is not None and transaction is self._fresh_in:
+            return 0
         async with self._lock:
-            return await self._refresh(session, batch)
+            count = await self._refresh(session, batch)
+        self._fresh_in = transaction
+        return count
 
     async def _refresh(self, session: AsyncSession, batch: int) -> int:
         if self.watermark is not None and self.provider_watermark is not None:

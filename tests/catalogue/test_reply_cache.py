@@ -92,3 +92,17 @@ async def test_same_search_same_answer_and_every_change_shows(db: Database) -> N
     before = cache.misses
     await answer(db, extras, 8, now=tomorrow)
     assert cache.misses == before + 1
+
+
+async def test_the_index_catches_up_once_per_transaction(db: Database) -> None:
+    # The processor answers a batch of searches in one transaction; every request of the
+    # batch arrived before it began, so the first catch-up covers them all.
+    index = SearchIndex()
+    async with db.session() as s:
+        assert await index.refresh(s) > 0
+        mark = index.watermark
+        assert await write.change_item(s, "I12-1", T0 + timedelta(minutes=5),
+                                       price=Decimal("999.00"))
+        assert await index.refresh(s) == 0 and index.watermark == mark  # not read again
+    async with db.session() as s:  # the next transaction sees the change
+        assert await index.refresh(s) == 1 and index.watermark == T0 + timedelta(minutes=5)
