@@ -33,6 +33,7 @@ from ondc_adapter.api import health, onboarding
 from ondc_adapter.api.auth import SignatureVerifier
 from ondc_adapter.api.nack import internal_error
 from ondc_adapter.api.pipeline import InboundPipeline
+from ondc_adapter.callback_http import CallbackClient
 from ondc_adapter.catalogue import admin as catalogue_admin
 from ondc_adapter.catalogue import link as catalogue_link
 from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY, REPLY_CACHE_KEY
@@ -51,7 +52,7 @@ from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
 from ondc_adapter.orders import admin as orders_admin
 from ondc_adapter.orders.policy import OrderPolicy, load_policy
-from ondc_adapter.outbound import outbound_client
+from ondc_adapter.outbound import AddressPolicy, outbound_client
 from ondc_adapter.processor import InboxProcessor
 from ondc_adapter.ratelimit import RateLimiter
 from ondc_adapter.registry import KeyResolver, RegistryClient
@@ -59,6 +60,10 @@ from ondc_adapter.settings import Settings
 from ondc_adapter.storage.engine import Database
 
 log = get_logger(__name__)
+
+# Callbacks a worker sends at once; as many kept-alive connections per buyer app, so none of
+# them waits for a connection.
+CALLBACKS_IN_FLIGHT = 64
 
 
 def admin_routers() -> list[APIRouter]:
@@ -181,7 +186,20 @@ def create_app(
                 clock=now,
                 metrics=node_metrics,
             )
-            dispatcher = Dispatcher(database, settings, keys, http, clock=now, metrics=node_metrics)
+            callbacks: httpx.AsyncClient | CallbackClient = http
+            if http_client is None:
+                # Callbacks are most of what the node sends: the lean client, same rules.
+                callbacks = CallbackClient(
+                    AddressPolicy(allow_private=settings.allow_private_network),
+                    connect_timeout=settings.outbound_connect_timeout,
+                    read_timeout=settings.callback_timeout,
+                    max_connections_per_host=CALLBACKS_IN_FLIGHT,
+                )
+                stack.push_async_callback(callbacks.aclose)
+            dispatcher = Dispatcher(
+                database, settings, keys, callbacks, clock=now, metrics=node_metrics,
+                max_in_flight=CALLBACKS_IN_FLIGHT,
+            )
             processor = InboxProcessor(
                 database,
                 settings,
