@@ -442,10 +442,8 @@ class SearchIndex:
             for candidate in self.phonetic_keys.get(key, ()):
                 if text.within_edits(candidate, stemmed, 2):
                     offer(candidate, PHONETIC)
-            for alias_key, targets in text.ALIASES.items():
-                if text.phonetic(text.stem(alias_key)) == key:
-                    for target in targets:
-                        offer(text.stem(target), ALIAS * PHONETIC)
+            for target in text.aliases_by_sound().get(key, ()):
+                offer(target, ALIAS * PHONETIC)
         if len(stemmed) >= text.MIN_PHONETIC and not out:
             for variant in (*text.deletes(stemmed), stemmed):
                 for candidate in self.delete_keys.get(variant, ()):

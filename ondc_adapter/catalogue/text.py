@@ -19,6 +19,7 @@ a query of nothing but such words matches nothing (it never widens to the whole 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -164,6 +165,18 @@ def aliases(token: str) -> tuple[str, ...]:
     """Official tokens for an alternative name (looked up by folded form and by stem)."""
     found = ALIASES.get(token) or ALIASES.get(stem(token))
     return tuple(stem(t) for t in found) if found else ()
+
+
+@functools.cache
+def aliases_by_sound() -> dict[str, tuple[str, ...]]:
+    """Phonetic key -> the stemmed official tokens of every alias with that sound. Computed
+    once: every search word asks, and working it out per word was most of a name search."""
+    found: dict[str, list[str]] = {}
+    for alias, targets in ALIASES.items():
+        key = phonetic(stem(alias))
+        if key:
+            found.setdefault(key, []).extend(stem(t) for t in targets)
+    return {key: tuple(stems) for key, stems in found.items()}
 
 
 def deletes(token: str) -> set[str]:
