@@ -141,7 +141,10 @@ import asyncio, json, sys
 async def main(url):
     from sqlalchemy import select, update
     from ondc_adapter.catalogue.tables import Item
-    from ondc_adapter.sandbox.sample_catalogue import load_sample_catalogue
+    try:
+        from ondc_adapter.sandbox.sample_catalogue import load_sample_catalogue
+    except ImportError:  # trees before the sandbox seller was split (e35390b)
+        from ondc_adapter.sandbox.seller import load_sample_catalogue
     from ondc_adapter.settings import Settings
     from ondc_adapter.storage import Database
 
