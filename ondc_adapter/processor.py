@@ -19,9 +19,10 @@ them (milliseconds), while it lets the node answer at the same CPU cost per requ
 its capacity as at 100% (claimed one at a time, each costing a transaction, the node ran out
 of CPU well below its saturation rate).
 
-The handlers of a batch run inside one savepoint. A handler exception rolls the batch back to
-it (their partial writes vanish; the claim holds) and the batch runs again with a savepoint per
-row, so only the failing row counts an attempt and retries later with backoff; after
+The handlers of a batch run in its transaction without savepoints (a savepoint costs two round
+trips). A handler exception rolls the batch back (every partial write vanishes) and the batch's
+rows are claimed again and run with a savepoint each, so only the failing row counts an attempt
+and retries later with backoff; after
 ``max_attempts`` it is marked failed and an ``on_*`` with error 31001 is enqueued so the buyer
 app hears about it (never a silent drop).
 
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.contextvars import bound_contextvars
 
@@ -101,7 +102,7 @@ class _Outcome:
 
 
 class _HandlerFailed(Exception):
-    """A handler raised inside the batch's savepoint: the batch runs again row by row."""
+    """A handler raised in a batch: the batch is rolled back and runs again row by row."""
 
     def __init__(self, row: Claimed, error: Exception) -> None:
         super().__init__(repr(error))
@@ -214,35 +215,20 @@ class InboxProcessor:
     async def process_batch(self, limit: int) -> int:
         """Claim up to ``limit`` due rows and process them in one transaction; returns how
         many were claimed."""
-        async with self.db.session() as session:
-            rows = await self._claim(session, limit)
-            if not rows:
-                return 0
-            now = self.clock()
-            outcomes: list[_Outcome] = []
-            work: list[tuple[Claimed, InboundRequest]] = []
-            for row in rows:
-                readable = self._readable(row, now)
-                if isinstance(readable, _Outcome):
-                    outcomes.append(readable)
-                else:
-                    work.append((row, readable))
-            try:
-                # One savepoint for the whole batch: handlers almost never fail, and a
-                # savepoint per row (two round trips each) cost more than a search's logic.
-                async with session.begin_nested():
-                    done = [await self._run(session, row, request) for row, request in work]
-            except _HandlerFailed as failed:
-                # Back to the savepoint (the claim still holds): the failing row counts an
-                # attempt, every other row runs again in a savepoint of its own.
-                done = [
-                    self._failed_in_batch(row, request, failed.error, now)
-                    if row is failed.row
-                    else await self._run_alone(session, row, request, now)
-                    for row, request in work
-                ]
-            outcomes += done
-            callbacks = await self._write(session, outcomes, now)
+        rows: list[Claimed] = []
+        try:
+            async with self.db.session() as session:
+                rows = await self._claim(session, limit)
+                if not rows:
+                    return 0
+                now = self.clock()
+                outcomes, work = self._readable_rows(rows, now)
+                # No savepoint (two round trips, more than a search's own logic): handlers
+                # almost never fail, and when one does the whole transaction is rolled back.
+                outcomes += [await self._run(session, row, request) for row, request in work]
+                callbacks = await self._write(session, outcomes, now)
+        except _HandlerFailed as failed:
+            outcomes, callbacks = await self._again_row_by_row(rows, failed)
         for outcome in outcomes:
             self.metrics.processed_row(outcome.row.action, _METRIC[outcome.status])
         if callbacks and self.sink is not None:
@@ -251,10 +237,47 @@ class InboxProcessor:
             self.on_enqueued()
         return len(rows)
 
-    async def _claim(self, session: AsyncSession, limit: int) -> list[Claimed]:
+    async def _again_row_by_row(
+        self, rows: list[Claimed], failed: _HandlerFailed
+    ) -> tuple[list[_Outcome], list[Callback]]:
+        """After a handler failed (its batch rolled back): claim the batch's rows again, those
+        no other worker took meanwhile, and run each in a savepoint of its own; the failing
+        row counts an attempt without running again."""
+        async with self.db.session() as session:
+            again = await self._claim(session, len(rows), ids=[row.id for row in rows])
+            now = self.clock()
+            outcomes, work = self._readable_rows(again, now)
+            for row, request in work:
+                if row.id == failed.row.id:
+                    outcomes.append(self._failed_in_batch(row, request, failed.error, now))
+                else:
+                    outcomes.append(await self._run_alone(session, row, request, now))
+            return outcomes, await self._write(session, outcomes, now)
+
+    def _readable_rows(
+        self, rows: list[Claimed], now: datetime
+    ) -> tuple[list[_Outcome], list[tuple[Claimed, InboundRequest]]]:
+        """The outcomes of rows that cannot be read, and the requests of the others."""
+        outcomes: list[_Outcome] = []
+        work: list[tuple[Claimed, InboundRequest]] = []
+        for row in rows:
+            readable = self._readable(row, now)
+            if isinstance(readable, _Outcome):
+                outcomes.append(readable)
+            else:
+                work.append((row, readable))
+        return outcomes, work
+
+    async def _claim(
+        self, session: AsyncSession, limit: int, ids: list[int] | None = None
+    ) -> list[Claimed]:
         due = (
             select(*_CLAIMED)
-            .where(_INBOX.c.status == RECEIVED, _INBOX.c.next_attempt_at <= self.clock())
+            .where(
+                _INBOX.c.status == RECEIVED,
+                _INBOX.c.next_attempt_at <= self.clock(),
+                _INBOX.c.id.in_(ids) if ids is not None else true(),
+            )
             .order_by(_INBOX.c.next_attempt_at, _INBOX.c.id)
             .limit(limit)
         )
@@ -290,7 +313,7 @@ class InboxProcessor:
             return _Outcome(row, FAILED, error=f"unreadable body: {exc}", attempted=False)
 
     async def _run(self, session: AsyncSession, row: Claimed, request: InboundRequest) -> _Outcome:
-        """The handler of ``row`` inside the batch's savepoint; a failure aborts the batch."""
+        """The handler of ``row`` in the batch's transaction; a failure aborts the batch."""
         with _bound(row):
             try:
                 messages = await self._handle(session, row, request)

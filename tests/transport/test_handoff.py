@@ -1,5 +1,5 @@
 """The answering path's batches and hand-offs, against PostgreSQL and the buyer double:
-a batch of inbox rows shares one savepoint (a failing handler costs only its own row), its
+a batch of inbox rows shares one transaction (a failing handler costs only its own row), its
 callbacks are written leased to this process's dispatcher and handed over in memory, and the
 dispatcher streams sends so one slow buyer app holds up nobody else."""
 
