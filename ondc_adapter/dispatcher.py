@@ -189,6 +189,7 @@ class Dispatcher:
         # Time one attempt may take: a row is not started with less lease than this left.
         self.attempt_time = timedelta(seconds=settings.callback_timeout + 1)
         self._wake = asyncio.Event()
+        self._claim_now = True  # look in the database at the next turn, not only on the poll
         self._adopted: deque[Callback] = deque()
         self._results: list[Sent] = []
         self._recorded = asyncio.Event()  # set when there are results to record
@@ -202,6 +203,8 @@ class Dispatcher:
         )
 
     def wake(self) -> None:
+        """Rows were enqueued in the database (not adopted): look for them now."""
+        self._claim_now = True
         self._wake.set()
 
     def adopt(self, callbacks: Sequence[Callback]) -> None:
@@ -214,8 +217,8 @@ class Dispatcher:
         return await self.backlog.sample()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set: adopted callbacks first, due rows from the database
-        whenever nothing was adopted or ``dispatcher_poll_seconds`` passed since the last look."""
+        """Deliver until ``stop`` is set: adopted callbacks, and due rows from the database
+        when woken for them or every ``dispatcher_poll_seconds``."""
         slots = asyncio.Semaphore(self.max_in_flight)
         sending: set[asyncio.Task[None]] = set()
         finished = asyncio.Event()
@@ -226,7 +229,11 @@ class Dispatcher:
             while not stop.is_set():
                 await self.backlog.maybe_sample()
                 rows = self._take_adopted()
-                if not rows or time.monotonic() >= next_claim:
+                # The database is asked every ``poll`` seconds (retries, leases run out,
+                # other workers' leftovers) or when woken for rows enqueued there; adopted
+                # rows alone never cost a query.
+                if self._claim_now or time.monotonic() >= next_claim:
+                    self._claim_now = False
                     next_claim = time.monotonic() + poll
                     try:
                         rows += await self.claim()

@@ -185,11 +185,13 @@ class InboxProcessor:
                 log.error("processor.error", error=repr(exc))
                 worked = 0
                 await asyncio.sleep(self.poll_seconds)
-            if worked or self._missed:
+            full = worked >= self.batch_size
+            if full or self._missed:
+                # A full batch may have left rows behind: look again, and let one more loop
+                # look, so loops join in while a queue lasts. A smaller batch took everything
+                # due; rows recorded since then woke an idle loop, or set ``_missed``.
                 self._missed = False
-                if worked and self._idle:
-                    # there may be more: let one more loop look, so loops join in while work
-                    # lasts (at most one empty claim per loop once it is done)
+                if full and self._idle:
                     self._idle.pop().set()
                 continue
             event = asyncio.Event()
