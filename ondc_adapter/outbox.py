@@ -166,6 +166,17 @@ async def insert_leased(
         ],
     )
     ids = [row_id for (row_id,) in result.all()]
+    return as_callbacks(ids, messages, now=now, leased_until=leased_until)
+
+
+def as_callbacks(
+    ids: Sequence[int],
+    messages: Sequence[OutboundMessage],
+    *,
+    now: datetime,
+    leased_until: datetime,
+) -> list[Callback]:
+    """The rows just written for ``messages`` (``ids`` in the same order) as ``Callback``s."""
     return [
         Callback(
             id=row_id,

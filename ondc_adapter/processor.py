@@ -48,12 +48,19 @@ from ondc_adapter.exchange import Handler, InboundRequest, OutboundMessage, Sell
 from ondc_adapter.inbox import FAILED, PROCESSED, RECEIVED, InboxEntry
 from ondc_adapter.logging import get_logger
 from ondc_adapter.metrics import NodeMetrics
-from ondc_adapter.outbox import Callback, CallbackSink, insert_leased
+from ondc_adapter.outbox import (
+    PENDING,
+    Callback,
+    CallbackSink,
+    OutboxEntry,
+    as_callbacks,
+    insert_leased,
+)
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.context import Context
 from ondc_adapter.protocol.errors import Code
 from ondc_adapter.settings import Settings
-from ondc_adapter.storage.engine import Database
+from ondc_adapter.storage.engine import Database, driver_connection
 
 log = get_logger(__name__)
 
@@ -373,8 +380,12 @@ class InboxProcessor:
         # Leased to this process's dispatcher, which gets them in memory after the commit;
         # without one they are due at once, for whichever dispatcher looks first.
         leased_until = now + self.sink.lease if self.sink is not None else now
-        callbacks = await insert_leased(session, messages, now=now, leased_until=leased_until)
         processed = [o.row.id for o in outcomes if o.status == PROCESSED]
+        if self.db.is_postgres:
+            callbacks = await _finish_postgres(session, processed, messages, now, leased_until)
+            processed = []  # marked by the same statement
+        else:
+            callbacks = await insert_leased(session, messages, now=now, leased_until=leased_until)
         if processed:
             await session.execute(
                 update(_INBOX)
@@ -398,6 +409,49 @@ class InboxProcessor:
 
 
 _METRIC = {PROCESSED: "processed", FAILED: "failed", RECEIVED: "retry"}
+
+# A batch's writes on PostgreSQL, for asyncpg: the processed rows marked and every callback
+# inserted (arrays unnested, in order; ids come from the sequence in that order) in ONE
+# statement, inside the batch's transaction, which the claim began.
+_PG_FINISH = f"""
+WITH processed AS (
+    UPDATE {_INBOX.name}
+    SET status = '{PROCESSED}', processed_at = $1, error = NULL, attempts = attempts + 1
+    WHERE id = ANY($2::int[])
+)
+INSERT INTO {OutboxEntry.__tablename__} (created_at, action, url, transaction_id, message_id,
+    body, solicited, status, attempts, next_attempt_at, expires_at)
+SELECT $1, a, u, t, m, b, s, '{PENDING}', 0, $3, e
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bool[],
+            $10::timestamptz[]) WITH ORDINALITY AS x(a, u, t, m, b, s, e, n)
+ORDER BY n
+RETURNING id
+"""
+
+
+async def _finish_postgres(
+    session: AsyncSession,
+    processed: list[int],
+    messages: list[OutboundMessage],
+    now: datetime,
+    leased_until: datetime,
+) -> list[Callback]:
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        _PG_FINISH,
+        now,
+        processed,
+        leased_until,
+        [m.action for m in messages],
+        [m.url for m in messages],
+        [m.transaction_id for m in messages],
+        [m.message_id for m in messages],
+        [m.body for m in messages],
+        [m.solicited for m in messages],
+        [m.expires_at for m in messages],
+    )
+    ids = sorted(row[0] for row in rows)
+    return as_callbacks(ids, messages, now=now, leased_until=leased_until)
 
 
 def _bound(row: Claimed) -> contextlib.AbstractContextManager[object]:

@@ -52,6 +52,16 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError(f"idle connection failed its ping: {error!r}") from error
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, for the few hot statements written for the
+    driver directly (a batch as arrays, no ORM bookkeeping). SQLAlchemy begins a transaction
+    lazily, at its first statement: call this only after one ran in the session, or the
+    driver's statement would run outside the transaction (autocommit)."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
 class Database:
     """Owns one AsyncEngine; hand ``db.session()`` to code that needs a transaction."""
 
