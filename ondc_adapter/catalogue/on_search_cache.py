@@ -15,7 +15,10 @@ nothing has to be invalidated: an item rewritten by another process simply misse
 
 Provider headers need the provider's stores and variant groups: they are written with the
 provider and stamp its ``updated_at`` (``catalogue.write.touch_provider`` when written alone),
-so they are kept under it, and a search reads only the providers rows (one query, not three).
+so they are kept under it, with the provider record itself, under its ``ProviderKey``
+(``updated_at``, ``enabled``, ``deleted_at``: enabling, disabling and deleting are compared as
+well, as stock and liveness are for items). A search reads only the providers rows (one
+query, not three), or, by item ids (``on_search_ids``), only their keys along with its items.
 
 Memory: the texts are as large as the catalogue's JSON (~1.9 KB per item, ~200 MB for
 100,000 items); past ``max_chars`` new texts are not kept, and searches read whole rows
@@ -31,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 Key = tuple[datetime, int, bool]  # (updated_at, stock, live)
+ProviderKey = tuple[datetime, bool, datetime | None]  # (updated_at, enabled, deleted_at)
 
 
 @dataclass
@@ -41,9 +45,9 @@ class OnSearchCache:
     entries: dict[str, tuple[Key, str]] = field(default_factory=dict)
     chars: int = 0
     warm: set[str] = field(default_factory=set)  # domains read in full at least once
-    # provider id -> (its updated_at, its locations, its variant groups by id): ORM objects
-    # read in an earlier session, only ever read (on_search.ProviderHeader)
-    parts: dict[str, tuple[datetime, tuple[Any, ...], dict[str, Any]]] = field(
+    # provider id -> (its ProviderKey, the provider, its locations, its variant groups by id):
+    # ORM objects read in an earlier session, only ever read (on_search.ProviderHeader)
+    parts: dict[str, tuple[ProviderKey, Any, tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=dict
     )
     hits: int = 0

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.json_text import Timestamps
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.on_search_ids import id_list_pages
 from ondc_adapter.catalogue.on_search_reads import (
     among,
     is_postgres,
@@ -75,9 +76,17 @@ async def iter_pages(
         for page in builder.finish():
             yield page
         return
+    pg = await is_postgres(session)
+    if not incremental and item_ids is not None and len(item_ids) <= MAX_SQL_IDS:
+        # a name search: its items, categories and providers' state in one read
+        async for page in id_list_pages(
+            session, builder, item_ids, today=today, domain=domain,
+            provider_ids=provider_ids, pg=pg, ts=ts, cache=cache, stores_first=stores_first,
+        ):
+            yield page
+        return
     wanted: set[str] | None = None  # Python-side id filter for very long id lists
     conditions: list[Any] = []
-    pg = await is_postgres(session)
     # With a short id list the ids are the selective condition; next to it, a domain condition
     # makes SQLite walk the domain index (every item of the domain). The domain is then
     # checked on the rows instead.

@@ -8,26 +8,40 @@ read again, nor are the stores and variant groups of unchanged providers.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, String, any_, bindparam, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.item_text import ITEM_COLUMNS, KEY_COLUMNS, item_text, row_key
 from ondc_adapter.catalogue.json_text import Timestamps
-from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.on_search_cache import OnSearchCache, ProviderKey
 from ondc_adapter.catalogue.provider_header import ProviderHeader
 from ondc_adapter.catalogue.tables import Item, Location, Provider, VariantGroup
 
+_Entity = TypeVar("_Entity", Provider, Location, VariantGroup)
+
 
 async def provider_headers(
-    session: AsyncSession, provider_ids: Sequence[str], cache: OnSearchCache | None = None
+    session: AsyncSession, provider_ids: Sequence[str], cache: OnSearchCache | None = None,
+    *, known: Mapping[str, ProviderKey] | None = None,
 ) -> dict[str, ProviderHeader]:
     """Providers with their locations and variant groups; parts held in ``cache`` under the
-    provider's current ``updated_at`` are not read again."""
+    provider's current ``updated_at`` are not read again. ``known``: the ``ProviderKey`` of
+    providers just read in this transaction (``on_search_ids``): one held under that key is
+    not read at all, the provider record included."""
     out: dict[str, ProviderHeader] = {}
+    if cache is not None and known:
+        for pid in provider_ids:
+            held = cache.parts.get(pid)
+            if held is not None and pid in known and held[0] == known[pid]:
+                out[pid] = ProviderHeader(held[1], list(held[2]), dict(held[3]))
+        if len(out) == len(provider_ids):
+            return out
+        provider_ids = [pid for pid in provider_ids if pid not in out]
     pg = await is_postgres(session)
     for start in range(0, len(provider_ids), 500):
         chunk = list(provider_ids[start:start + 500])
@@ -37,8 +51,8 @@ async def provider_headers(
         unread: list[str] = []
         for p in providers:
             held = cache.parts.get(p.id) if cache is not None else None
-            if held is not None and held[0] == p.updated_at:
-                out[p.id] = ProviderHeader(p, list(held[1]), dict(held[2]))
+            if held is not None and held[0] == provider_key(p):
+                out[p.id] = ProviderHeader(p, list(held[2]), dict(held[3]))
             else:
                 out[p.id] = ProviderHeader(p, [], {})
                 unread.append(p.id)
@@ -60,9 +74,27 @@ async def provider_headers(
         if cache is not None:
             for pid in unread:
                 header = out[pid]
-                cache.parts[pid] = (header.provider.updated_at, tuple(header.locations),
-                                    dict(header.groups))
+                # copies, in no session: the session's own objects are expired by a rollback
+                # of its transaction (a failed processor batch), and could not be read again
+                header = out[pid] = ProviderHeader(
+                    snapshot(header.provider), [snapshot(loc) for loc in header.locations],
+                    {gid: snapshot(g) for gid, g in header.groups.items()},
+                )
+                cache.parts[pid] = (provider_key(header.provider), header.provider,
+                                    tuple(header.locations), dict(header.groups))
     return out
+
+
+def snapshot(entity: _Entity) -> _Entity:
+    """A transient copy of a loaded ORM entity's columns: attached to no session, so nothing
+    expires it (values shared, as read: the cache only ever reads them)."""
+    columns = sa_inspect(type(entity)).column_attrs
+    return type(entity)(**{c.key: getattr(entity, c.key) for c in columns})
+
+
+def provider_key(provider: Provider) -> ProviderKey:
+    """What a provider's cached header parts are held under (``OnSearchCache.parts``)."""
+    return provider.updated_at, provider.enabled, provider.deleted_at
 
 
 async def stream_batches(
