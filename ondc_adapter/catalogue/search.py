@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import text
 from ondc_adapter.catalogue.cities import CityDirectory, default_directory, std_of_city
+from ondc_adapter.catalogue.driver_sql import DriverStatement
 from ondc_adapter.catalogue.store import (
     LocationRecord,
     in_city,
@@ -56,6 +57,13 @@ EXACT, ALIAS, STEM, PHONETIC, EDIT = 1.0, 0.95, 0.8, 0.7, 0.6
 ODOP_TAG = "odop"
 ODOP_FILTER_CODES = ("lgd_code", "district", "state", "gi", "sector", *INCLUSION_FACTS)
 _YES = ("yes", "true", "1", "y")
+
+
+# the catch-up's question before every search, on the driver directly (see driver_sql)
+_NEWEST = DriverStatement(lambda _pg: select(
+    select(func.max(Provider.updated_at)).scalar_subquery(),
+    select(func.max(Item.updated_at)).scalar_subquery(),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +253,7 @@ class SearchIndex:
     async def _refresh(self, session: AsyncSession, batch: int) -> int:
         if self.watermark is not None and self.provider_watermark is not None:
             # before every search: one round trip says whether anything changed at all
-            newest_provider, newest_item = (await session.execute(select(
-                select(func.max(Provider.updated_at)).scalar_subquery(),
-                select(func.max(Item.updated_at)).scalar_subquery(),
-            ))).one()
+            newest_provider, newest_item = (await _NEWEST.fetch(session))[0]
             if (newest_provider is None or newest_provider <= self.provider_watermark) and (
                 newest_item is None or newest_item <= self.watermark
             ):
