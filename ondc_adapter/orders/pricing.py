@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import store
-from ondc_adapter.catalogue.store import ItemRecord, LocationRecord, ProviderRecord
+from ondc_adapter.catalogue.store import LocationRecord
+from ondc_adapter.orders.offer import OfferedItem, Seller, read_offer
 from ondc_adapter.orders.policy import OrderPolicy
 from ondc_adapter.orders.quote import CatalogueLine, QuoteResult, compute_quote
 from ondc_adapter.protocol.ack import Error
@@ -31,9 +32,9 @@ from ondc_adapter.protocol.order_objects import Fulfillment, OrderItem, Payment,
 
 @dataclass(slots=True)
 class Pricing:
-    provider: ProviderRecord
+    provider: Seller
     location: LocationRecord
-    items: dict[str, ItemRecord]
+    items: dict[str, OfferedItem]
     quote: QuoteResult
     lines: list[dict[str, Any]]
     fulfillment: dict[str, Any]  # our fulfillment: id, type, provider_name, TAT, start...
@@ -55,37 +56,41 @@ async def price(
     fulfillments: list[Fulfillment] | None,
     payment: Payment | None,
 ) -> Pricing | Error:
-    provider = await store.get_provider(session, provider_ref.id)
-    if provider is None:
+    # the store asked for (as named, even empty); when the request names none, the
+    # provider's first
+    named = (
+        provider_ref.locations[0].id if provider_ref.locations else items[0].location_id or None
+    )
+    requested = requested_counts(items)
+    offer = await read_offer(
+        session, provider_ref.id, named, [item_id for item_id, _ in requested]
+    )
+    if offer is None:
         return Error.of(
             Code.PROVIDER_NOT_FOUND,
             f"provider {provider_ref.id} not found",
             path="message.order.provider.id",
         )
+    provider = offer.seller
     if not provider.enabled:
         return Error.of(Code.MERCHANT_INACTIVE, f"provider {provider.id} is not active")
-    location_id = (
-        provider_ref.locations[0].id
-        if provider_ref.locations
-        else items[0].location_id or (provider.locations[0].id if provider.locations else "")
-    )
-    location = provider.location(location_id)
+    location = offer.location
     if location is None:
         return Error.of(
             Code.PROVIDER_LOCATION_NOT_FOUND,
-            f"location {location_id} not found",
+            f"location {named or ''} not found",
             path="message.order.provider.locations",
         )
     if location.status == "close":
         return Error.of(Code.MERCHANT_UNAVAILABLE, "the store is not taking orders now")
-    requested = requested_counts(items)
-    records = await store.get_items(session, provider.id, [item_id for item_id, _ in requested])
+    records = offer.items
     catalogue = {
         rec.id: CatalogueLine(
             id=rec.id,
             title=rec.name,
             unit_price=rec.price,
-            available=rec.stock if rec.enabled and rec.provider_enabled else 0,
+            # the provider is enabled (a disabled one was refused above)
+            available=rec.stock if rec.enabled else 0,
             maximum=rec.max_per_order,
             fulfillment_id=rec.fulfillment_id,
             tax_rate=policy.tax_rate,
@@ -99,8 +104,8 @@ async def price(
         area_code = end_location.address.area_code if end_location.address else None
         serviceable = store.is_serviceable(location, end_location.gps, area_code)
     fid = next(iter(records.values())).fulfillment_id if records else "F1"
-    if provider.fulfillments and provider.fulfillment(fid) is None:
-        fid = provider.fulfillments[0].id
+    if provider.fulfillment_ids and fid not in provider.fulfillment_ids:
+        fid = provider.fulfillment_ids[0]
     quote = compute_quote(
         requested, catalogue, policy.charges, serviceable=serviceable, fulfillment_id=fid
     )
