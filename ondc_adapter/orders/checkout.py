@@ -122,11 +122,11 @@ async def handle_init(
         return reply(request, deps, now, {}, pricing)
     error = pricing.error
     quote = pricing.quote.wire(ttl=policy.quote_ttl)
-    selected = await repository.get_draft(session, request.context.transaction_id, "select")
+    selected = await repository.draft_order(session, request.context.transaction_id, "select")
     if (
         error is None
         and selected is not None
-        and commercial_terms(selected.order["quote"]) != commercial_terms(quote)
+        and commercial_terms(selected["quote"]) != commercial_terms(quote)
     ):
         # prices moved between select and init although everything is available
         error = Error.of(Code.QUOTE_CHANGED, "the quote changed since on_select")
@@ -199,11 +199,12 @@ async def handle_confirm(
     raw = request.message["order"]
     order = msg.order
 
-    existing = await repository.find_by_transaction(session, ctx.transaction_id)
-    if existing is not None:
+    # one round trip for the draft and for whether the transaction has its order already
+    draft, ordered = await repository.init_draft(session, ctx.transaction_id)
+    if ordered:
+        existing = await repository.find_by_transaction(session, ctx.transaction_id)
+        assert existing is not None  # orders are never deleted once committed
         return _replay_confirm(request, deps, now, existing, order.id, raw)
-
-    draft = await repository.get_draft(session, ctx.transaction_id, "init")
     if draft is None:
         return reply(
             request,
@@ -233,8 +234,8 @@ async def handle_confirm(
 
     policy = policy_of(deps)
     values = _order_values(request, draft, raw, policy, now)
-    pk = await repository.claim_order(session, values)
-    if pk is None:  # a concurrent confirm of the same transaction won the insert
+    record = await repository.claim_order(session, values)
+    if record is None:  # a concurrent confirm of the same transaction won the insert
         existing = await repository.find_by_transaction(session, ctx.transaction_id)
         assert existing is not None
         return _replay_confirm(request, deps, now, existing, order.id, raw)
@@ -252,45 +253,45 @@ async def handle_confirm(
     if short:
         for item_id, count in reserved:
             await store.release_stock(session, item_id, count, now=now)
-        await session.execute(delete(OrderRecord).where(OrderRecord.id == pk))
+        await session.execute(delete(OrderRecord).where(OrderRecord.id == record.id))
         return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
 
-    record = await session.get(OrderRecord, pk)
-    assert record is not None
     fid = forward_fulfillment(record)["id"]
-    repository.journal(
-        session,
-        record,
-        entity="order",
-        from_state=None,
-        to_state=OrderState.CREATED.value,
-        actor="buyer",
-        at=now,
-        reason="confirm",
-        message_id=ctx.message_id,
-    )
-    repository.journal(
-        session,
-        record,
-        entity="fulfillment",
-        fulfillment_id=fid,
-        from_state=None,
-        to_state=F.PENDING.value,
-        actor="system",
-        at=now,
-        reason="confirm",
-    )
-    if record.accepted:
-        repository.journal(
-            session,
-            record,
+    entries = [
+        repository.transition(
+            record.id,
             entity="order",
-            from_state=OrderState.CREATED.value,
-            to_state=OrderState.ACCEPTED.value,
+            from_state=None,
+            to_state=OrderState.CREATED.value,
+            actor="buyer",
+            at=now,
+            reason="confirm",
+            message_id=ctx.message_id,
+        ),
+        repository.transition(
+            record.id,
+            entity="fulfillment",
+            fulfillment_id=fid,
+            from_state=None,
+            to_state=F.PENDING.value,
             actor="system",
             at=now,
-            reason="auto-accept",
+            reason="confirm",
+        ),
+    ]
+    if record.accepted:
+        entries.append(
+            repository.transition(
+                record.id,
+                entity="order",
+                from_state=OrderState.CREATED.value,
+                to_state=OrderState.ACCEPTED.value,
+                actor="system",
+                at=now,
+                reason="auto-accept",
+            )
         )
+    await repository.record_transitions(session, entries)
     return reply(request, deps, now, order_message(record))
 
 
@@ -320,7 +321,7 @@ def _replay_confirm(
 
 def _order_values(
     request: InboundRequest,
-    draft: Any,
+    draft: repository.Draft,
     raw: dict[str, Any],
     policy: OrderPolicy,
     now: datetime,
@@ -402,7 +403,7 @@ async def _out_of_stock_at_confirm(
     now: datetime,
     session: AsyncSession,
     raw: dict[str, Any],
-    draft: Any,
+    draft: repository.Draft,
     policy: OrderPolicy,
 ) -> list[OutboundMessage]:
     """Stock ran out between init and confirm: nothing is created; the answer carries the

@@ -1,16 +1,33 @@
 """Database access for orders: look-ups (optionally row-locked), the idempotent claim of an
-order row, drafts and the transition journal. Everything runs in the caller's transaction."""
+order row, drafts and the transition journal. Everything runs in the caller's transaction.
+
+The checkout's statements (drafts, the order claim, its first journal entries) are Core
+statements on the tables, built once per dialect and executed with parameters: an ORM insert
+built per request (``insert(Entity).values(**values)``) cost more CPU in SQLAlchemy than the
+round trip itself, and an ORM entity is loaded only where a caller wants one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.orders.tables import OrderDraft, OrderRecord, OrderTransition
+
+_orders = OrderRecord.__table__
+_drafts = OrderDraft.__table__
+_transitions = OrderTransition.__table__
+_INSERTS: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert}
+
+
+def _dialect_insert(session: AsyncSession) -> Callable[..., Any]:
+    """``INSERT`` with ``ON CONFLICT`` of the session's database (PostgreSQL or SQLite)."""
+    return _INSERTS.get(session.get_bind().dialect.name, sqlite.insert)
 
 
 async def find_by_transaction(
@@ -46,28 +63,79 @@ async def find_for_request(
     return record
 
 
-async def claim_order(session: AsyncSession, values: dict[str, Any]) -> int | None:
-    """Insert the order row unless the transaction already has one; the new primary key, or
-    ``None`` when another confirm got there first (then the caller answers with that order).
+_claims: dict[str, Insert] = {}
+
+
+async def claim_order(session: AsyncSession, values: dict[str, Any]) -> OrderRecord | None:
+    """Insert the order row unless the transaction already has one; the new order as stored
+    (a transient ``OrderRecord``, not in the session), or ``None`` when another confirm got
+    there first (then the caller answers with that order).
 
     ``ON CONFLICT DO NOTHING`` instead of catching IntegrityError keeps the surrounding
-    transaction usable on PostgreSQL, and waits for a concurrent insert of the same key."""
+    transaction usable on PostgreSQL, and waits for a concurrent insert of the same key.
+    ``RETURNING`` every column gives the row as the database keeps it (JSONB orders keys and
+    normalises numbers: what a later on_status sends) without reading it back."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(OrderRecord)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["transaction_id"])
-        .returning(OrderRecord.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _claims.get(dialect)
+    if stmt is None:
+        stmt = _claims[dialect] = (
+            _dialect_insert(session)(_orders)
+            .on_conflict_do_nothing(index_elements=["transaction_id"])
+            .returning(*_orders.c)
+        )
+    row = (await session.execute(stmt, values)).first()
+    return None if row is None else OrderRecord(**row._asdict())
 
 
-async def get_draft(session: AsyncSession, transaction_id: str, stage: str) -> OrderDraft | None:
-    stmt = select(OrderDraft).where(
-        OrderDraft.transaction_id == transaction_id, OrderDraft.stage == stage
-    )
-    return (await session.scalars(stmt)).first()
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """The on_select / on_init answer kept for a transaction (``OrderDraft``'s payload)."""
+
+    provider_id: str
+    order: dict[str, Any]  # the order object we answered with
+    lines: list[dict[str, Any]]  # pricing lines (``OrderRecord.lines``' shape)
+    fulfillment: dict[str, Any]  # our delivery promise
+
+
+_DRAFT_ORDER = select(_drafts.c.order).where(
+    _drafts.c.transaction_id == bindparam("transaction_id"), _drafts.c.stage == bindparam("stage")
+)
+# init's draft and, in the same round trip, the id of the transaction's order if there is one
+_CONFIRM_READ = select(
+    _drafts.c.provider_id,
+    _drafts.c.order,
+    _drafts.c.lines,
+    _drafts.c.fulfillment,
+    select(_orders.c.id)
+    .where(_orders.c.transaction_id == bindparam("transaction_id"))
+    .scalar_subquery()
+    .label("order_pk"),
+).where(_drafts.c.transaction_id == bindparam("transaction_id"), _drafts.c.stage == "init")
+
+
+async def draft_order(
+    session: AsyncSession, transaction_id: str, stage: str
+) -> dict[str, Any] | None:
+    """The order object of the transaction's ``stage`` answer (select | init), if any."""
+    params = {"transaction_id": transaction_id, "stage": stage}
+    order: dict[str, Any] | None = (await session.execute(_DRAFT_ORDER, params)).scalar()
+    return order
+
+
+async def init_draft(session: AsyncSession, transaction_id: str) -> tuple[Draft | None, bool]:
+    """For confirm: the transaction's on_init draft, and whether the transaction has an order
+    already (``find_by_transaction`` loads it, on the rare repeated confirm)."""
+    row = (await session.execute(_CONFIRM_READ, {"transaction_id": transaction_id})).first()
+    if row is None:
+        # no draft; an order without one is possible only if drafts were removed since
+        return None, await find_by_transaction(session, transaction_id) is not None
+    draft = Draft(row.provider_id, row.order, row.lines, row.fulfillment)
+    return draft, row.order_pk is not None
+
+
+_DRAFT_VALUES = ("message_id", "bap_id", "provider_id", "order", "lines", "fulfillment",
+                 "created_at")
+_draft_upserts: dict[str, Insert] = {}
 
 
 async def save_draft(
@@ -84,20 +152,65 @@ async def save_draft(
     now: datetime,
 ) -> None:
     """Keep the latest answer per (transaction, stage): a second select replaces the first."""
-    values = {
-        "message_id": message_id,
-        "bap_id": bap_id,
-        "provider_id": provider_id,
-        "order": order,
-        "lines": lines,
-        "fulfillment": fulfillment,
-        "created_at": now,
-    }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(OrderDraft).values(transaction_id=transaction_id, stage=stage, **values)
-    stmt = stmt.on_conflict_do_update(index_elements=["transaction_id", "stage"], set_=values)
-    await session.execute(stmt)
+    stmt = _draft_upserts.get(dialect)
+    if stmt is None:
+        base = _dialect_insert(session)(_drafts)
+        stmt = _draft_upserts[dialect] = base.on_conflict_do_update(
+            index_elements=["transaction_id", "stage"],
+            set_={name: base.excluded[name] for name in _DRAFT_VALUES},
+        )
+    await session.execute(
+        stmt,
+        {
+            "transaction_id": transaction_id,
+            "stage": stage,
+            "message_id": message_id,
+            "bap_id": bap_id,
+            "provider_id": provider_id,
+            "order": order,
+            "lines": lines,
+            "fulfillment": fulfillment,
+            "created_at": now,
+        },
+    )
+
+
+_INSERT_TRANSITIONS = insert(_transitions)
+
+
+async def record_transitions(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Append journal entries now, in one statement (``journal`` adds ORM objects that the
+    next flush writes). Each entry gives every column but ``id``, in the journal's order."""
+    await session.execute(_INSERT_TRANSITIONS, entries)
+
+
+def transition(
+    order_pk: int,
+    *,
+    entity: str,
+    to_state: str,
+    from_state: str | None,
+    actor: str,
+    at: datetime,
+    fulfillment_id: str | None = None,
+    reason: str | None = None,
+    reason_code: str | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """One ``record_transitions`` entry."""
+    return {
+        "order_pk": order_pk,
+        "entity": entity,
+        "fulfillment_id": fulfillment_id,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor,
+        "reason": reason,
+        "reason_code": reason_code,
+        "message_id": message_id,
+        "at": at,
+    }
 
 
 def journal(
