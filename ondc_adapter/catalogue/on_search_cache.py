@@ -31,7 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ondc_adapter.catalogue.page_builder import ProviderTexts
 
 Key = tuple[datetime, int, bool]  # (updated_at, stock, live)
 ProviderKey = tuple[datetime, bool, datetime | None]  # (updated_at, enabled, deleted_at)
@@ -50,6 +53,11 @@ class OnSearchCache:
     parts: dict[str, tuple[ProviderKey, Any, tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=dict
     )
+    # a provider's header as a search by item ids writes it (page_builder.ProviderTexts), by
+    # (provider id, its ProviderKey, the day, the categories sold, the order of its stores):
+    # everything the text is made from (the parts above are held under the same key)
+    header_texts: dict[tuple[Any, ...], ProviderTexts] = field(default_factory=dict)
+    max_header_texts: int = 4096  # past it, all go (a day's worth is providers x cities)
     hits: int = 0
     misses: int = 0
     overflowed: bool = False  # a text was turned away by max_chars
@@ -80,6 +88,11 @@ class OnSearchCache:
         self.entries[item_id] = (key, text)
         self.chars += grown
 
+    def keep_header(self, key: tuple[Any, ...], texts: ProviderTexts) -> None:
+        if len(self.header_texts) >= self.max_header_texts:
+            self.header_texts.clear()
+        self.header_texts[key] = texts
+
     def is_warm(self, domain: str | None) -> bool:
         return domain is not None and domain in self.warm and not self.overflowed
 
@@ -90,5 +103,6 @@ class OnSearchCache:
         self.entries.clear()
         self.warm.clear()
         self.parts.clear()
+        self.header_texts.clear()
         self.chars = 0
         self.overflowed = False

@@ -29,8 +29,8 @@ from ondc_adapter.catalogue.driver_sql import DriverStatement, among_param
 from ondc_adapter.catalogue.item_text import ITEM_COLUMNS, KEY_COLUMNS, item_text, row_key
 from ondc_adapter.catalogue.json_text import Timestamps
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache, ProviderKey
-from ondc_adapter.catalogue.on_search_reads import provider_headers
-from ondc_adapter.catalogue.page_builder import Page, PageBuilder
+from ondc_adapter.catalogue.on_search_reads import provider_headers, provider_key
+from ondc_adapter.catalogue.page_builder import Page, PageBuilder, provider_texts
 from ondc_adapter.catalogue.provider_header import ProviderHeader, variant_group_json
 from ondc_adapter.catalogue.tables import Item, Provider
 
@@ -164,7 +164,7 @@ async def id_list_pages(
         if key != current:
             builder.end_provider()
             current = key
-            _start(builder, headers[row[1]], row[2], ts, today, read.categories[key])
+            _start(builder, headers[row[1]], row[2], ts, today, read.categories[key], cache)
         builder.add_item(text, row[3])
     builder.end_provider()
     for page in builder.finish():
@@ -172,7 +172,18 @@ async def id_list_pages(
 
 
 def _start(builder: PageBuilder, header: ProviderHeader, domain: str, ts: Timestamps,
-           today: str, categories: set[str]) -> None:
-    head = header.build(ts, today, categories)
-    groups = {g.id: variant_group_json(g) for g in header.groups.values()}
-    builder.start_provider(domain, head, groups)
+           today: str, categories: set[str], cache: OnSearchCache | None) -> None:
+    """Open the provider's part of the page; its header's text is kept in ``cache``, under
+    everything it is made from, so a provider found again that day is not serialised again."""
+    key = (
+        header.provider.id, provider_key(header.provider), today, tuple(sorted(categories)),
+        tuple(loc.id for loc in header.locations),
+    )
+    texts = cache.header_texts.get(key) if cache is not None else None
+    if texts is None:
+        head = header.build(ts, today, categories)
+        groups = {g.id: variant_group_json(g) for g in header.groups.values()}
+        texts = provider_texts(head, groups, menus=builder.full and builder.inline)
+        if cache is not None:
+            cache.keep_header(key, texts)
+    builder.start_provider_texts(domain, texts)

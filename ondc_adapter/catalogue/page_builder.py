@@ -52,6 +52,21 @@ def menu_categories(header: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# A provider's header as the builder writes it: its JSON (without items and categories), its
+# variant groups' JSON by id, its custom_menu categories' JSON (``menu_categories``).
+ProviderTexts = tuple[str, dict[str, str], list[str]]
+
+
+def provider_texts(
+    header: dict[str, Any], groups: dict[str, dict[str, Any]], *, menus: bool
+) -> ProviderTexts:
+    return (
+        dumps(header),
+        {k: dumps(v) for k, v in groups.items()},
+        [dumps(m) for m in menu_categories(header)] if menus else [],
+    )
+
+
 @dataclass
 class Page:
     """One ``on_search`` message, already serialised (compact UTF-8 JSON, as the outbox
@@ -132,14 +147,17 @@ class PageBuilder:
 
     def start_provider(self, domain: str, header: dict[str, Any],
                        groups: dict[str, dict[str, Any]]) -> None:
+        self.start_provider_texts(
+            domain, provider_texts(header, groups, menus=self.full and self.inline)
+        )
+
+    def start_provider_texts(self, domain: str, texts: ProviderTexts) -> None:
+        """``start_provider`` with the header already serialised (``provider_texts``: its
+        menus only when this builder is ``full`` and ``inline``)."""
         if self._domain is not None and domain != self._domain:
             self._close_page()
         self._domain = domain
-        self._head = dumps(header)
-        self._groups = {k: dumps(v) for k, v in groups.items()}
-        self._menus = (
-            [dumps(m) for m in menu_categories(header)] if self.full and self.inline else []
-        )
+        self._head, self._groups, self._menus = texts
         self._begin_part()
 
     def _begin_part(self) -> None:

@@ -66,16 +66,16 @@ def statements(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
-async def answer(db: Database, extras: dict[str, object]) -> list[bytes]:
+async def answer(db: Database, extras: dict[str, object], now: datetime = NOW) -> list[bytes]:
     """The callbacks' bytes (same message id and clock every time)."""
     async with db.session() as s:
-        out = await handle_search(search_request(BY_NAME), s, deps(**extras))
+        out = await handle_search(search_request(BY_NAME, now=now), s, deps(now, **extras))
     return [m.body for m in out]
 
 
-async def fresh(db: Database) -> list[bytes]:
+async def fresh(db: Database, now: datetime = NOW) -> list[bytes]:
     """The answer of a node that keeps nothing between searches."""
-    return await answer(db, {INDEX_KEY: SearchIndex()})
+    return await answer(db, {INDEX_KEY: SearchIndex()}, now)
 
 
 async def test_headers_are_kept_and_every_change_shows(db: Database, tmp_path: Path) -> None:
@@ -84,6 +84,7 @@ async def test_headers_are_kept_and_every_change_shows(db: Database, tmp_path: P
     first = await answer(db, extras)
     assert first == await fresh(db)
     assert b'"P1"' in first[0] and b'"P2"' in first[0] and set(cache.parts) == {"P1", "P2"}
+    assert len(cache.header_texts) == 2  # and their texts
     with statements(db) as seen:
         assert await answer(db, extras) == first
     assert not [s for s in seen if HEADER_READS.search(s)], seen  # nothing read again
@@ -166,3 +167,19 @@ async def test_a_provider_enabled_again_at_the_same_instant_is_not_served_stale(
     kept = await pages(db, cache)
     assert kept == await pages(db, None) and '"P2"' in kept[0]
     assert kept == await pages(db, cache)  # and now kept under its live key
+
+
+async def test_a_kept_header_follows_the_day(db: Database, tmp_path: Path) -> None:
+    # a store lists only its holidays from today on: tomorrow's answer drops today's
+    store = {**provider()["locations"][0], "holidays": ["2026-03-01", "2026-03-05"]}
+    report = await import_file(db, write_jsonl(tmp_path / "h.jsonl",
+                                               [provider(locations=[store])]),
+                               now=T0 + timedelta(minutes=1))
+    assert report.ok, report.problems
+    extras: dict[str, object] = {INDEX_KEY: SearchIndex(), CACHE_KEY: OnSearchCache()}
+    today = await answer(db, extras)
+    assert today == await fresh(db) and b'"2026-03-01","2026-03-05"' in today[0]
+    tomorrow = NOW + timedelta(days=1)
+    kept = await answer(db, extras, tomorrow)
+    assert kept == await fresh(db, tomorrow)
+    assert b'"2026-03-01"' not in kept[0] and b'"2026-03-05"' in kept[0]
