@@ -30,9 +30,9 @@ async def provider_headers(
     *, known: Mapping[str, ProviderKey] | None = None,
 ) -> dict[str, ProviderHeader]:
     """Providers with their locations and variant groups; parts held in ``cache`` under the
-    provider's current ``updated_at`` are not read again. ``known``: the ``ProviderKey`` of
-    providers just read in this transaction (``on_search_ids``): one held under that key is
-    not read at all, the provider record included."""
+    provider's current ``ProviderKey`` (updated_at, enabled, deleted_at) are not read again.
+    ``known``: the ``ProviderKey`` of providers just read in this transaction
+    (``on_search_ids``): one held under that key is not read at all, its record included."""
     out: dict[str, ProviderHeader] = {}
     if cache is not None and known:
         for pid in provider_ids:
