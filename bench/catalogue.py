@@ -212,7 +212,7 @@ async def served_search_ms(
 
     out: dict[str, list[float]] = {"name": [], "district": []}
     found: dict[str, list[int]] = {"name": [], "district": []}
-    from ondc_adapter.catalogue.search import Query
+    from ondc_adapter.catalogue.intent import Query
 
     def domain_of_a_hit(query: Any, n: int) -> str:
         """Ask in a domain where the query has matches (a buyer app searching groceries for

@@ -9,7 +9,7 @@
   then those serving it from elsewhere;
 * by item name, category, provider (id or name), fulfillment end location (gps/area_code:
   only providers that deliver to that address), and the ``odop`` tag group (see
-  ``search.parse_intent``);
+  ``intent.parse_intent``);
 * catalog as link: ``catalog_full`` with ``payload_type=link`` gets the serviceable
   providers without items, each with a ``catalog_link`` tag naming the file of the whole
   domain catalogue the node serves (``catalogue.link``);
@@ -45,12 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.cities import CityDirectory
+from ondc_adapter.catalogue.intent import parse_intent
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.on_search_pages import MAX_SQL_IDS, iter_pages
 from ondc_adapter.catalogue.page_builder import Page
 from ondc_adapter.catalogue.reply_cache import ReplyCache
-from ondc_adapter.catalogue.search import SearchIndex, parse_intent
+from ondc_adapter.catalogue.search import SearchIndex
 from ondc_adapter.catalogue.store import stock_changes
 from ondc_adapter.catalogue.tables import Item, Subscription
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps

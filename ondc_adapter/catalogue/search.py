@@ -1,12 +1,12 @@
-"""Catalogue search: an in-memory inverted index over live items, and the intent -> query parser.
+"""Catalogue search: an in-memory inverted index over live items (queries: ``intent.py``).
 
 Why in memory: a 100,000-item catalogue has ~1.5 M (token, item) pairs but only a few thousand
 distinct tokens; a Python dict of posting sets answers a name or district query in about a
 millisecond, and transliteration-tolerant matching (phonetic keys, one-edit typos, aliases)
 needs the vocabulary at hand, which a SQL ``LIKE`` cannot give. The index is built at startup
 by streaming the items table (a few seconds for 100k rows) and kept current by ``refresh``:
-one indexed query ``updated_at > watermark`` before each search, which also picks up imports
-and admin changes made by other processes. (A write whose timestamp is older than one
+one indexed query ``updated_at > watermark`` per transaction that searches, which also picks
+up imports and admin changes made by other processes. (A write whose timestamp is older than one
 already seen but which commits later is missed until the next full rebuild; writers stamp
 ``updated_at`` just before committing, so the window is a few milliseconds.) The database
 stays the source of truth; the index only answers "which item ids match", and ``on_search``
@@ -17,16 +17,6 @@ Matching: each query token expands to vocabulary tokens with a quality (exact 1.
 stem/prefix 0.8, phonetic 0.7, one edit 0.6); an item matches when *every* query token matches
 one of its tokens (name, category, ODOP product, district, state, sector, provider, brand,
 colour). Results are ranked by summed quality, then id.
-
-ODOP filters ride in the search intent as a tag group (documented in ``parse_intent``)::
-
-    "tags": [{"code": "odop", "list": [{"code": "lgd_code", "value": "196"},
-                                         {"code": "state", "value": "Uttar Pradesh"},
-                                         {"code": "gi", "value": "yes"},
-                                         {"code": "women_led", "value": "yes"}]}]
-
-Buyer apps that do not know the group still get correct results by name, since district,
-state and product names are indexed.
 """
 
 from __future__ import annotations
@@ -44,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.catalogue import text
 from ondc_adapter.catalogue.cities import CityDirectory, default_directory, std_of_city
 from ondc_adapter.catalogue.driver_sql import DriverStatement
+from ondc_adapter.catalogue.intent import Query
 from ondc_adapter.catalogue.store import (
     LocationRecord,
     in_city,
@@ -54,9 +45,6 @@ from ondc_adapter.catalogue.store import (
 from ondc_adapter.catalogue.tables import INCLUSION_FACTS, Item, Location, Provider
 
 EXACT, ALIAS, STEM, PHONETIC, EDIT = 1.0, 0.95, 0.8, 0.7, 0.6
-ODOP_TAG = "odop"
-ODOP_FILTER_CODES = ("lgd_code", "district", "state", "gi", "sector", *INCLUSION_FACTS)
-_YES = ("yes", "true", "1", "y")
 
 
 # the catch-up's question before every search, on the driver directly (see driver_sql)
@@ -64,31 +52,6 @@ _NEWEST = DriverStatement(lambda _pg: select(
     select(func.max(Provider.updated_at)).scalar_subquery(),
     select(func.max(Item.updated_at)).scalar_subquery(),
 ))
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """What a ``search`` asks for, independent of the wire format."""
-
-    domain: str | None = None
-    text: str | None = None  # item name (and anything else searchable)
-    category_id: str | None = None
-    provider_id: str | None = None
-    provider_name: str | None = None
-    lgd_codes: frozenset[str] = frozenset()
-    districts: frozenset[str] = frozenset()  # folded district names
-    states: frozenset[str] = frozenset()  # folded state names
-    sectors: frozenset[str] = frozenset()
-    gi_only: bool = False
-    facts: frozenset[str] = frozenset()  # inclusion facts the provider must have
-
-    @property
-    def has_filters(self) -> bool:
-        return bool(
-            self.text or self.category_id or self.provider_id or self.provider_name
-            or self.lgd_codes or self.districts or self.states or self.sectors
-            or self.gi_only or self.facts
-        )
 
 
 @dataclass(slots=True)
@@ -536,66 +499,3 @@ class SearchIndex:
             out.append((-scores.get(ordinal, 0.0), doc.id))
         out.sort()
         return [item_id for _, item_id in out]
-
-
-# ---------------------------------------------------------------------- intent parsing
-
-
-def _tag_values(tags: Any, code: str) -> dict[str, str] | None:
-    if not isinstance(tags, list):
-        return None
-    for tag in tags:
-        if isinstance(tag, dict) and tag.get("code") == code:
-            return {
-                str(e.get("code")): str(e.get("value", ""))
-                for e in tag.get("list") or []
-                if isinstance(e, dict)
-            }
-    return None
-
-
-def parse_intent(intent: dict[str, Any], domain: str | None) -> Query:
-    """A ``Query`` from ``message.intent`` (protocol.md 4.1) plus the ``odop`` tag group.
-
-    ``odop`` list codes (all optional, comma-separated values allowed): ``lgd_code``,
-    ``district``, ``state``, ``sector`` (Handloom, Handicraft...), ``gi`` (yes = GI-tagged
-    products only), and inclusion facts of the seller ``women_led``, ``shg``, ``tribal``,
-    ``khadi``, ``artisan``, ``gi_authorised_user`` (yes = required).
-
-    A name search whose text says "GI" ("GI-tagged handloom from Odisha") also asks for
-    GI products only, and the words "gi", "tag", "tagged" are then dropped from the text."""
-    item = intent.get("item") or {}
-    descriptor = item.get("descriptor") or {} if isinstance(item, dict) else {}
-    name = descriptor.get("name") if isinstance(descriptor, dict) else None
-    category = intent.get("category") or {}
-    provider = intent.get("provider") or {}
-    odop = _tag_values(intent.get("tags"), ODOP_TAG) or {}
-
-    def values(code: str) -> frozenset[str]:
-        raw = odop.get(code, "")
-        return frozenset(v.strip() for v in raw.split(",") if v.strip())
-
-    gi_only = odop.get("gi", "").lower() in _YES
-    query_text = str(name).strip() if isinstance(name, str) and name.strip() else None
-    if query_text:
-        words = text.fold(query_text).split()
-        if "gi" in words:
-            gi_only = True
-            query_text = " ".join(w for w in words if w not in ("gi", "tag", "tagged")) or None
-    provider_descriptor = provider.get("descriptor") if isinstance(provider, dict) else None
-    provider_name = (
-        provider_descriptor.get("name") if isinstance(provider_descriptor, dict) else None
-    )
-    return Query(
-        domain=domain,
-        text=query_text,
-        category_id=(category.get("id") if isinstance(category, dict) else None) or None,
-        provider_id=(provider.get("id") if isinstance(provider, dict) else None) or None,
-        provider_name=provider_name if isinstance(provider_name, str) and provider_name else None,
-        lgd_codes=frozenset(v.lstrip("0") for v in values("lgd_code")),
-        districts=frozenset(text.fold(v) for v in values("district")),
-        states=frozenset(text.fold(v) for v in values("state")),
-        sectors=frozenset(v.lower() for v in values("sector")),
-        gi_only=gi_only,
-        facts=frozenset(f for f in INCLUSION_FACTS if odop.get(f, "").lower() in _YES),
-    )

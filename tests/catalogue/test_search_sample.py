@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ondc_adapter.catalogue.intent import Query, parse_intent
 from ondc_adapter.catalogue.odop import find_product
 from ondc_adapter.catalogue.sample import _Generator
-from ondc_adapter.catalogue.search import Query, SearchIndex, parse_intent
+from ondc_adapter.catalogue.search import SearchIndex
 
 
 @pytest.fixture(scope="module")
