@@ -120,16 +120,7 @@ async def handle_init(
     )
     if isinstance(pricing, Error):
         return reply(request, deps, now, {}, pricing)
-    error = pricing.error
     quote = pricing.quote.wire(ttl=policy.quote_ttl)
-    selected = await repository.draft_order(session, request.context.transaction_id, "select")
-    if (
-        error is None
-        and selected is not None
-        and commercial_terms(selected["quote"]) != commercial_terms(quote)
-    ):
-        # prices moved between select and init although everything is available
-        error = Error.of(Code.QUOTE_CHANGED, "the quote changed since on_select")
     buyer_f = copy.deepcopy(raw["fulfillments"][0])
     fulfillment: dict[str, Any] = {
         "id": pricing.fulfillment["id"],
@@ -161,7 +152,9 @@ async def handle_init(
         # validator); the cancellation policy applies all the same (orders.policy)
         "tags": [policy.bpp_terms(pricing.provider.pan)],
     }
-    await repository.save_draft(
+    # the draft does not depend on the error: it is saved, and on_select's order read back, in
+    # one round trip
+    selected = await repository.save_draft(
         session,
         transaction_id=request.context.transaction_id,
         stage="init",
@@ -172,7 +165,16 @@ async def handle_init(
         lines=pricing.lines,
         fulfillment={**pricing.fulfillment, "end": buyer_f.get("end")},
         now=now,
+        prior_stage="select",
     )
+    error = pricing.error
+    if (
+        error is None
+        and selected is not None
+        and commercial_terms(selected["quote"]) != commercial_terms(quote)
+    ):
+        # prices moved between select and init although everything is available
+        error = Error.of(Code.QUOTE_CHANGED, "the quote changed since on_select")
     return reply(request, deps, now, {"order": out}, error)
 
 

@@ -97,9 +97,6 @@ class Draft:
     fulfillment: dict[str, Any]  # our delivery promise
 
 
-_DRAFT_ORDER = select(_drafts.c.order).where(
-    _drafts.c.transaction_id == bindparam("transaction_id"), _drafts.c.stage == bindparam("stage")
-)
 # init's draft and, in the same round trip, the id of the transaction's order if there is one
 _CONFIRM_READ = select(
     _drafts.c.provider_id,
@@ -111,15 +108,6 @@ _CONFIRM_READ = select(
     .scalar_subquery()
     .label("order_pk"),
 ).where(_drafts.c.transaction_id == bindparam("transaction_id"), _drafts.c.stage == "init")
-
-
-async def draft_order(
-    session: AsyncSession, transaction_id: str, stage: str
-) -> dict[str, Any] | None:
-    """The order object of the transaction's ``stage`` answer (select | init), if any."""
-    params = {"transaction_id": transaction_id, "stage": stage}
-    order: dict[str, Any] | None = (await session.execute(_DRAFT_ORDER, params)).scalar()
-    return order
 
 
 async def init_draft(session: AsyncSession, transaction_id: str) -> tuple[Draft | None, bool]:
@@ -135,7 +123,32 @@ async def init_draft(session: AsyncSession, transaction_id: str) -> tuple[Draft 
 
 _DRAFT_VALUES = ("message_id", "bap_id", "provider_id", "order", "lines", "fulfillment",
                  "created_at")
-_draft_upserts: dict[str, Insert] = {}
+_prior = _drafts.alias("prior")
+# the order of the transaction's answer at stage :prior_stage, as it was before this statement
+_PRIOR_ORDER = (
+    select(_prior.c.order)
+    .where(
+        _prior.c.transaction_id == bindparam("prior_transaction_id"),
+        _prior.c.stage == bindparam("prior_stage"),
+    )
+    .scalar_subquery()
+)
+_draft_upserts: dict[tuple[str, bool], Insert] = {}
+
+
+def _draft_upsert(session: AsyncSession, returning_prior: bool) -> Insert:
+    dialect = session.get_bind().dialect.name
+    stmt = _draft_upserts.get((dialect, returning_prior))
+    if stmt is None:
+        base = _dialect_insert(session)(_drafts)
+        stmt = base.on_conflict_do_update(
+            index_elements=["transaction_id", "stage"],
+            set_={name: base.excluded[name] for name in _DRAFT_VALUES},
+        )
+        if returning_prior:
+            stmt = stmt.returning(_PRIOR_ORDER.label("prior_order"))
+        _draft_upserts[(dialect, returning_prior)] = stmt
+    return stmt
 
 
 async def save_draft(
@@ -150,30 +163,32 @@ async def save_draft(
     lines: list[dict[str, Any]],
     fulfillment: dict[str, Any],
     now: datetime,
-) -> None:
-    """Keep the latest answer per (transaction, stage): a second select replaces the first."""
-    dialect = session.get_bind().dialect.name
-    stmt = _draft_upserts.get(dialect)
-    if stmt is None:
-        base = _dialect_insert(session)(_drafts)
-        stmt = _draft_upserts[dialect] = base.on_conflict_do_update(
-            index_elements=["transaction_id", "stage"],
-            set_={name: base.excluded[name] for name in _DRAFT_VALUES},
-        )
-    await session.execute(
-        stmt,
-        {
-            "transaction_id": transaction_id,
-            "stage": stage,
-            "message_id": message_id,
-            "bap_id": bap_id,
-            "provider_id": provider_id,
-            "order": order,
-            "lines": lines,
-            "fulfillment": fulfillment,
-            "created_at": now,
-        },
-    )
+    prior_stage: str | None = None,
+) -> dict[str, Any] | None:
+    """Keep the latest answer per (transaction, stage): a second select replaces the first.
+
+    ``prior_stage``: also return the order of that stage's answer (init compares its quote
+    with on_select's), read in the same round trip; ``None`` when there is none."""
+    params: dict[str, Any] = {
+        "transaction_id": transaction_id,
+        "stage": stage,
+        "message_id": message_id,
+        "bap_id": bap_id,
+        "provider_id": provider_id,
+        "order": order,
+        "lines": lines,
+        "fulfillment": fulfillment,
+        "created_at": now,
+    }
+    if prior_stage is None:
+        await session.execute(_draft_upsert(session, False), params)
+        return None
+    params["prior_transaction_id"] = transaction_id
+    params["prior_stage"] = prior_stage
+    prior: dict[str, Any] | None = (
+        await session.execute(_draft_upsert(session, True), params)
+    ).scalar_one()
+    return prior
 
 
 _INSERT_TRANSITIONS = insert(_transitions)
