@@ -7,7 +7,6 @@ since init.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.catalogue import store
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders import repository
-from ondc_adapter.orders.build import forward_fulfillment, order_message
+from ondc_adapter.orders.build import forward_fulfillment, json_copy, order_message
 from ondc_adapter.orders.policy import OrderPolicy, policy_of
 from ondc_adapter.orders.pricing import price, provider_of, requested_counts
 from ondc_adapter.orders.quote import CatalogueLine, commercial_terms, compute_quote
@@ -121,7 +120,7 @@ async def handle_init(
     if isinstance(pricing, Error):
         return reply(request, deps, now, {}, pricing)
     quote = pricing.quote.wire(ttl=policy.quote_ttl)
-    buyer_f = copy.deepcopy(raw["fulfillments"][0])
+    buyer_f = json_copy(raw["fulfillments"][0])
     fulfillment: dict[str, Any] = {
         "id": pricing.fulfillment["id"],
         "type": buyer_f.get("type", "Delivery"),
@@ -183,7 +182,7 @@ async def handle_init(
 
 def _echo(raw: dict[str, Any], now: datetime, state: str) -> dict[str, Any]:
     """The buyer's order sent back with a state, for confirm answers that create nothing."""
-    order = copy.deepcopy(raw)
+    order = json_copy(raw)
     order["state"] = state
     order.setdefault("created_at", format_timestamp(now))
     order["updated_at"] = format_timestamp(now)
@@ -338,11 +337,11 @@ def _order_values(
     buyer_f = next(
         (f for f in raw["fulfillments"] if f.get("id", fid) == fid), raw["fulfillments"][0]
     )
-    start = copy.deepcopy(ours["start"])
+    start = json_copy(ours["start"])
     start["time"] = {
         "range": {"start": format_timestamp(created), "end": format_timestamp(created + ship)}
     }
-    end = copy.deepcopy(buyer_f.get("end") or ours.get("end") or {})
+    end = json_copy(buyer_f.get("end") or ours.get("end") or {})
     end["time"] = {
         "range": {"start": format_timestamp(created), "end": format_timestamp(created + tat)}
     }
