@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue.cities import CityDirectory, std_of_city
@@ -288,6 +288,21 @@ async def get_provider(session: AsyncSession, provider_id: str) -> ProviderRecor
     return provider_record(provider, list(locations))
 
 
+_items = Item.__table__
+# Built once, a Core statement: the ORM-enabled UPDATE built per call cost a confirm more CPU
+# than its round trip.
+_RESERVE = (
+    update(_items)
+    .where(
+        _items.c.id == bindparam("item_id"),
+        _items.c.stock >= bindparam("quantity"),
+        _items.c.enabled.is_(True),
+        _items.c.deleted_at.is_(None),
+    )
+    .values(stock=_items.c.stock - bindparam("quantity"), updated_at=bindparam("now"))
+)
+
+
 async def reserve_stock(
     session: AsyncSession, item_id: str, quantity: int, *, now: datetime | None = None
 ) -> bool:
@@ -295,18 +310,11 @@ async def reserve_stock(
     is not enough, or the item is unknown, disabled or deleted."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")
-    stmt = (
-        update(Item)
-        .where(
-            Item.id == item_id,
-            Item.stock >= quantity,
-            Item.enabled.is_(True),
-            Item.deleted_at.is_(None),
-        )
-        .values(stock=Item.stock - quantity, updated_at=now or datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
-    result: Any = await session.execute(stmt)
+    # what an ORM statement would do first: pending ORM changes (an item edited in this
+    # session) reach the database before the conditional UPDATE reads the row
+    await session.flush()
+    params = {"item_id": item_id, "quantity": quantity, "now": now or datetime.now(UTC)}
+    result: Any = await session.execute(_RESERVE, params)
     if result.rowcount == 1:
         stock_changes(session).add(item_id)
         return True
