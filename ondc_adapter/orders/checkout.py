@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.catalogue import store
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders import repository
-from ondc_adapter.orders.build import forward_fulfillment, json_copy, order_message
+from ondc_adapter.orders.build import json_copy, order_message
 from ondc_adapter.orders.policy import OrderPolicy, policy_of
 from ondc_adapter.orders.pricing import price, provider_of, requested_counts
 from ondc_adapter.orders.quote import CatalogueLine, commercial_terms, compute_quote
@@ -235,7 +235,44 @@ async def handle_confirm(
 
     policy = policy_of(deps)
     values = _order_values(request, draft, raw, policy, now)
-    record = await repository.claim_order(session, values)
+    # the order's first journal entries are written with it (one statement on PostgreSQL);
+    # an order refused below for want of stock takes them away with it
+    fid = draft.fulfillment["id"]  # the order's one Delivery fulfillment (_order_values)
+    entries = [
+        repository.transition(
+            None,
+            entity="order",
+            from_state=None,
+            to_state=OrderState.CREATED.value,
+            actor="buyer",
+            at=now,
+            reason="confirm",
+            message_id=ctx.message_id,
+        ),
+        repository.transition(
+            None,
+            entity="fulfillment",
+            fulfillment_id=fid,
+            from_state=None,
+            to_state=F.PENDING.value,
+            actor="system",
+            at=now,
+            reason="confirm",
+        ),
+    ]
+    if values["accepted"]:
+        entries.append(
+            repository.transition(
+                None,
+                entity="order",
+                from_state=OrderState.CREATED.value,
+                to_state=OrderState.ACCEPTED.value,
+                actor="system",
+                at=now,
+                reason="auto-accept",
+            )
+        )
+    record = await repository.claim_order(session, values, entries)
     if record is None:  # a concurrent confirm of the same transaction won the insert
         existing = await repository.find_by_transaction(session, ctx.transaction_id)
         assert existing is not None
@@ -256,43 +293,6 @@ async def handle_confirm(
             await store.release_stock(session, item_id, count, now=now)
         await session.execute(delete(OrderRecord).where(OrderRecord.id == record.id))
         return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
-
-    fid = forward_fulfillment(record)["id"]
-    entries = [
-        repository.transition(
-            record.id,
-            entity="order",
-            from_state=None,
-            to_state=OrderState.CREATED.value,
-            actor="buyer",
-            at=now,
-            reason="confirm",
-            message_id=ctx.message_id,
-        ),
-        repository.transition(
-            record.id,
-            entity="fulfillment",
-            fulfillment_id=fid,
-            from_state=None,
-            to_state=F.PENDING.value,
-            actor="system",
-            at=now,
-            reason="confirm",
-        ),
-    ]
-    if record.accepted:
-        entries.append(
-            repository.transition(
-                record.id,
-                entity="order",
-                from_state=OrderState.CREATED.value,
-                to_state=OrderState.ACCEPTED.value,
-                actor="system",
-                at=now,
-                reason="auto-accept",
-            )
-        )
-    await repository.record_transitions(session, entries)
     return reply(request, deps, now, order_message(record))
 
 

@@ -8,12 +8,12 @@ round trip itself, and an ORM entity is loaded only where a caller wants one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, insert, select
+from sqlalchemy import Insert, Select, bindparam, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,28 +63,84 @@ async def find_for_request(
     return record
 
 
-_claims: dict[str, Insert] = {}
+# journal columns a confirm gives (``order_pk`` comes from the claimed row)
+_JOURNAL_COLUMNS = (
+    "entity", "fulfillment_id", "from_state", "to_state", "actor", "reason", "reason_code",
+    "message_id", "at",
+)
+_claims: dict[tuple[str, int], Any] = {}
 
 
-async def claim_order(session: AsyncSession, values: dict[str, Any]) -> OrderRecord | None:
-    """Insert the order row unless the transaction already has one; the new order as stored
-    (a transient ``OrderRecord``, not in the session), or ``None`` when another confirm got
-    there first (then the caller answers with that order).
-
-    ``ON CONFLICT DO NOTHING`` instead of catching IntegrityError keeps the surrounding
-    transaction usable on PostgreSQL, and waits for a concurrent insert of the same key.
-    ``RETURNING`` every column gives the row as the database keeps it (JSONB orders keys and
-    normalises numbers: what a later on_status sends) without reading it back."""
+def _claim_statement(session: AsyncSession, entries: int) -> Any:
+    """The claim; on PostgreSQL with ``entries`` journal entries written by the same statement
+    (data-modifying CTEs: one round trip where the claim and the journal took two)."""
     dialect = session.get_bind().dialect.name
-    stmt = _claims.get(dialect)
-    if stmt is None:
-        stmt = _claims[dialect] = (
+    key = (dialect, entries if dialect == "postgresql" else 0)
+    stmt = _claims.get(key)
+    if stmt is not None:
+        return stmt
+    if key[1] == 0:
+        stmt = (
             _dialect_insert(session)(_orders)
             .on_conflict_do_nothing(index_elements=["transaction_id"])
             .returning(*_orders.c)
         )
+    else:
+        claimed = (
+            postgresql.insert(_orders)
+            .values({c.key: bindparam(f"o_{c.key}", type_=c.type) for c in _orders.c
+                     if c.key != "id"})
+            .on_conflict_do_nothing(index_elements=["transaction_id"])
+            .returning(*_orders.c)
+            .cte("claimed")
+        )
+        rows = [
+            select(
+                claimed.c.id,
+                *(bindparam(f"j{n}_{name}", type_=_transitions.c[name].type)
+                  for name in _JOURNAL_COLUMNS),
+            )
+            for n in range(entries)
+        ]
+        # nothing claimed (a concurrent confirm won): no rows, no journal; the entries go in
+        # the order given (PostgreSQL appends UNION ALL branches in order), so ids follow it
+        journal = (
+            insert(_transitions)
+            .from_select(["order_pk", *_JOURNAL_COLUMNS], union_all(*rows) if entries > 1
+                         else rows[0])
+            .cte("journal")
+        )
+        stmt = select(*claimed.c).add_cte(journal)
+    _claims[key] = stmt
+    return stmt
+
+
+async def claim_order(
+    session: AsyncSession, values: dict[str, Any], journal: Sequence[dict[str, Any]] = ()
+) -> OrderRecord | None:
+    """Insert the order row unless the transaction already has one, and its first journal
+    entries (``transition(None, ...)`` each; ``order_pk`` is the new row's); the new order as
+    stored (a transient ``OrderRecord``, not in the session), or ``None`` when another confirm
+    got there first (then the caller answers with that order, and nothing was written).
+
+    ``ON CONFLICT DO NOTHING`` instead of catching IntegrityError keeps the surrounding
+    transaction usable on PostgreSQL, and waits for a concurrent insert of the same key.
+    ``RETURNING`` every column gives the row as the database keeps it (JSONB orders keys and
+    normalises numbers: what a later on_status sends) without reading it back. Removing the
+    order (out of stock at confirm) removes its journal with it (ON DELETE CASCADE)."""
+    stmt = _claim_statement(session, len(journal))
+    if isinstance(stmt, Select):
+        params = {f"o_{k}": v for k, v in values.items()}
+        for n, entry in enumerate(journal):
+            params.update({f"j{n}_{name}": entry[name] for name in _JOURNAL_COLUMNS})
+        row = (await session.execute(stmt, params)).first()
+        return None if row is None else OrderRecord(**row._asdict())
     row = (await session.execute(stmt, values)).first()
-    return None if row is None else OrderRecord(**row._asdict())
+    if row is None:
+        return None
+    if journal:
+        await record_transitions(session, [{**e, "order_pk": row.id} for e in journal])
+    return OrderRecord(**row._asdict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +257,7 @@ async def record_transitions(session: AsyncSession, entries: list[dict[str, Any]
 
 
 def transition(
-    order_pk: int,
+    order_pk: int | None,
     *,
     entity: str,
     to_state: str,
@@ -213,7 +269,7 @@ def transition(
     reason_code: str | None = None,
     message_id: str | None = None,
 ) -> dict[str, Any]:
-    """One ``record_transitions`` entry."""
+    """One ``record_transitions`` entry (``order_pk`` None: one for ``claim_order``)."""
     return {
         "order_pk": order_pk,
         "entity": entity,
