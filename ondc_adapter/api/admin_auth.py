@@ -1,4 +1,6 @@
-"""API-key authentication for the seller admin endpoints (``X-API-Key`` header)."""
+"""API-key authentication for the seller admin endpoints (``X-API-Key`` header), and the one
+rule every admin parameter shares: no NUL character (PostgreSQL cannot store or compare one
+in text, so it would surface as a database error instead of a 400 naming the parameter)."""
 
 from __future__ import annotations
 
@@ -25,3 +27,17 @@ def require_admin(request: Request, api_key: str | None = Security(api_key_heade
         expected.get_secret_value().encode("utf-8"),
     ):
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
+
+    _refuse_nul(request)
+
+
+def _refuse_nul(request: Request) -> None:
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise HTTPException(status_code=400, detail=f"path parameter {name!r}: {_NUL}")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise HTTPException(status_code=400, detail=f"query parameter {name!r}: {_NUL}")
+
+
+_NUL = "the NUL character (U+0000) is not allowed"
