@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -62,6 +64,17 @@ async def driver_connection(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
+def _jsonb_text(value: Any) -> str:
+    """JSON parameters on PostgreSQL: orjson, several times faster than ``json`` (a confirm
+    writes a dozen JSONB values). Safe to switch: JSONB stores the parsed value, not the text,
+    so what is stored and read back is the same either way. What orjson refuses (integers
+    beyond 64 bits) goes through ``json``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 class Database:
     """Owns one AsyncEngine; hand ``db.session()`` to code that needs a transaction."""
 
@@ -69,7 +82,9 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            kwargs.update(
+                pool_size=pool_size, max_overflow=pool_size, json_serializer=_jsonb_text
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
