@@ -43,7 +43,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import orjson
@@ -68,7 +67,7 @@ from ondc_adapter.outbox import (
 )
 from ondc_adapter.settings import Settings
 from ondc_adapter.signing import sign_request
-from ondc_adapter.storage.engine import Database
+from ondc_adapter.storage.engine import Database, driver_connection
 
 log = get_logger(__name__)
 
@@ -507,8 +506,7 @@ class Dispatcher:
         values = [v for _, _, v, _ in results]
         outcomes = [o for _, o, _, _ in results]
         async with self.db.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection  # no SQLAlchemy transaction: autocommit
+            driver = await driver_connection(conn)  # no SQLAlchemy transaction: autocommit
             await driver.execute(
                 _PG_RECORD,
                 [row.id for row, _, _, _ in results],

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ondc_adapter.logging import get_logger
 from ondc_adapter.storage.base import Base, UTCDateTime
-from ondc_adapter.storage.engine import Database
+from ondc_adapter.storage.engine import Database, driver_connection
 
 RECEIVED = "received"  # committed, waiting for the processor (or its next attempt)
 PROCESSED = "processed"  # the handler ran and its callbacks are in the outbox
@@ -276,8 +276,7 @@ class Inbox:
     async def _insert_postgres(conn: AsyncConnection, fresh: list[InboxRecord]) -> set[Any]:
         """One statement, no explicit transaction: asyncpg runs it in autocommit, so the batch
         costs a single round trip, and ``fetch`` returns only after the commit."""
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await driver_connection(conn)
         for attempt in range(3):
             try:
                 return await Inbox._fetch_insert(driver, fresh)

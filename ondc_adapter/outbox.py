@@ -4,8 +4,9 @@ Seller logic calls ``enqueue`` inside its own database transaction, so a callbac
 only if the business change it reports was committed. It stores the message's body (serialised
 once, when the message was built); the dispatcher signs and sends exactly these bytes.
 
-The processor writes the messages its handlers return with ``insert_leased``: one statement
-for a whole batch, each row already leased to the dispatcher of the same process, which gets
+The processor writes the messages its handlers return in one statement for a whole batch
+(``insert_leased``; on PostgreSQL the processor's own statement, which also marks the batch's
+inbox rows processed), each row already leased to the dispatcher of the same process, which gets
 them in memory (``CallbackSink.adopt``) once the transaction commits instead of finding them
 with a query of its own. If the process dies first, the lease runs out and any worker's
 dispatcher finds the rows as it finds every due row.

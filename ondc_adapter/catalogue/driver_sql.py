@@ -28,6 +28,8 @@ from sqlalchemy import Executable, String, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.storage.engine import driver_connection
+
 
 def among_param(column: Any, name: str, postgres: bool) -> Any:
     """``column IN :name`` for a list given at execution: ``= ANY(:name)``, one array
@@ -63,7 +65,6 @@ class DriverStatement:
                 self._other = self.build(False)
             return (await connection.execute(self._other, dict(params))).all()
         sql, order = self._compiled(connection.dialect)
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await driver_connection(connection)
         rows: Sequence[Any] = await driver.fetch(sql, *(params[name] for name in order))
         return rows

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -54,12 +55,13 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError(f"idle connection failed its ping: {error!r}") from error
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under ``session``, for the few hot statements written for the
-    driver directly (a batch as arrays, no ORM bookkeeping). SQLAlchemy begins a transaction
-    lazily, at its first statement: call this only after one ran in the session, or the
-    driver's statement would run outside the transaction (autocommit)."""
-    conn = await session.connection()
+async def driver_connection(source: AsyncSession | AsyncConnection) -> Any:
+    """The asyncpg connection under ``source``, for the few hot statements written for the
+    driver directly (a batch as arrays, no ORM bookkeeping). On a connection SQLAlchemy has
+    begun nothing on, a driver statement runs in autocommit. In a session, SQLAlchemy begins
+    the transaction lazily, at its first statement: a driver statement sent before one ran
+    would run outside the transaction."""
+    conn = await source.connection() if isinstance(source, AsyncSession) else source
     raw = await conn.get_raw_connection()
     return raw.driver_connection
 
