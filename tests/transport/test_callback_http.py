@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_outbound_trust import PUBLIC_IP, RecordingNetwork, TableResolver, guarded
-from transport_doubles import served
+from transport_doubles import REFUSED_TARGETS, served
 
 from ondc_adapter import callback_http
 from ondc_adapter.callback_http import CallbackClient, parse_target
@@ -541,23 +541,6 @@ def checked_client(table: dict[str, list[list[str]]] | None = None) -> CallbackC
         connect_timeout=1.0,
         read_timeout=1.0,
     )
-
-
-# the cases of test_outbound_trust.test_private_targets_are_refused_before_any_connection
-REFUSED_TARGETS = [
-    ("http://127.0.0.1:6379/on_search", None),
-    ("http://[::1]:5432/on_search", None),
-    ("http://10.0.0.5/on_search", None),
-    ("http://169.254.169.254/latest/meta-data/on_search", None),
-    ("http://[::ffff:127.0.0.1]:8000/on_search", None),
-    ("http://[::ffff:a00:5]/on_search", None),
-    ("http://buyer.internal/on_search", {"buyer.internal": [["10.1.2.3"]]}),
-    ("http://metadata.internal/on_search", {"metadata.internal": [["169.254.169.254"]]}),
-    ("http://mapped.internal/on_search", {"mapped.internal": [["::ffff:127.0.0.1"]]}),
-    ("https://private.internal/on_search", {"private.internal": [["10.0.0.5", "fd00::5"]]}),
-    ("http://buyer.localhost:8000/on_search", None),
-    ("http://localhost:8000/on_search", None),
-]
 
 
 @pytest.mark.parametrize(("url", "table"), REFUSED_TARGETS)

@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from transport_doubles import (
+    REFUSED_TARGETS,
     BuyerDouble,
     Participant,
     eventually,
@@ -195,21 +196,7 @@ def test_origin_parse_never_raises(text: str) -> None:
 
 # -- the outbound client ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    ("url", "table"),
-    [
-        ("http://127.0.0.1:6379/on_search", None),
-        ("http://[::1]:5432/on_search", None),
-        ("http://10.0.0.5/on_search", None),
-        ("http://169.254.169.254/latest/meta-data/on_search", None),
-        ("http://[::ffff:127.0.0.1]:8000/on_search", None),
-        ("http://[::ffff:a00:5]/on_search", None),
-        ("http://buyer.internal/on_search", {"buyer.internal": [["10.1.2.3"]]}),
-        ("http://metadata.internal/on_search", {"metadata.internal": [["169.254.169.254"]]}),
-        ("http://buyer.localhost:8000/on_search", None),
-        ("http://localhost:8000/on_search", None),
-    ],
-)
+@pytest.mark.parametrize(("url", "table"), REFUSED_TARGETS)
 async def test_private_targets_are_refused_before_any_connection(
     url: str, table: dict[str, list[list[str]]] | None
 ) -> None:

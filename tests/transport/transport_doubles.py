@@ -307,3 +307,21 @@ def request_body(
     }
     # Deliberately not minified and with non-ASCII text: verification must use the raw bytes.
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2)
+
+
+# Targets the outbound rules refuse before any connection (the resolver table, when given,
+# is what each name resolves to): both clients, httpx and CallbackClient, are held to them.
+REFUSED_TARGETS = [
+    ("http://127.0.0.1:6379/on_search", None),
+    ("http://[::1]:5432/on_search", None),
+    ("http://10.0.0.5/on_search", None),
+    ("http://169.254.169.254/latest/meta-data/on_search", None),
+    ("http://[::ffff:127.0.0.1]:8000/on_search", None),
+    ("http://[::ffff:a00:5]/on_search", None),
+    ("http://buyer.internal/on_search", {"buyer.internal": [["10.1.2.3"]]}),
+    ("http://metadata.internal/on_search", {"metadata.internal": [["169.254.169.254"]]}),
+    ("http://mapped.internal/on_search", {"mapped.internal": [["::ffff:127.0.0.1"]]}),
+    ("https://private.internal/on_search", {"private.internal": [["10.0.0.5", "fd00::5"]]}),
+    ("http://buyer.localhost:8000/on_search", None),
+    ("http://localhost:8000/on_search", None),
+]
