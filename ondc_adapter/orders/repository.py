@@ -300,16 +300,18 @@ def journal(
 ) -> None:
     session.add(
         OrderTransition(
-            order_pk=record.id,
-            entity=entity,
-            fulfillment_id=fulfillment_id,
-            from_state=from_state,
-            to_state=to_state,
-            actor=actor,
-            reason=reason,
-            reason_code=reason_code,
-            message_id=message_id,
-            at=at,
+            **transition(
+                record.id,
+                entity=entity,
+                to_state=to_state,
+                from_state=from_state,
+                actor=actor,
+                at=at,
+                fulfillment_id=fulfillment_id,
+                reason=reason,
+                reason_code=reason_code,
+                message_id=message_id,
+            )
         )
     )
 
