@@ -77,6 +77,16 @@ def _jsonb_text(value: Any) -> str:
         return json.dumps(value)
 
 
+def _jsonb_value(text: str) -> Any:
+    """JSONB values read on PostgreSQL: orjson, as ``_jsonb_text`` writes them (SQLAlchemy's
+    asyncpg codec would use ``json``; an order step reads a dozen JSONB columns). What orjson
+    refuses (integers beyond 64 bits) goes through ``json``."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 class Database:
     """Owns one AsyncEngine; hand ``db.session()`` to code that needs a transaction."""
 
@@ -85,7 +95,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
             kwargs.update(
-                pool_size=pool_size, max_overflow=pool_size, json_serializer=_jsonb_text
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                json_serializer=_jsonb_text,
+                json_deserializer=_jsonb_value,
             )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
