@@ -150,8 +150,9 @@ def check_acked(ctx: CheckContext, _arg: Any) -> list[str]:
 def check_context_basics(ctx: CheckContext, _arg: Any) -> list[str]:
     c = paths.get(ctx.payload, "context", {}) or {}
     out = []
-    if c.get("core_version") != "1.2.0":
-        out.append(f"context.core_version is {c.get('core_version')!r}, expected 1.2.0")
+    expected = ctx.state.core_version
+    if c.get("core_version") != expected:
+        out.append(f"context.core_version is {c.get('core_version')!r}, expected {expected}")
     if c.get("domain") != ctx.state.domain:
         out.append(f"context.domain {c.get('domain')!r} differs from the flow's {ctx.state.domain}")
     if c.get("bap_id") != ctx.state.bap_id:

@@ -28,6 +28,7 @@ class FlowState:
     bap_uri: str
     bpp_id: str | None = None
     bpp_uri: str | None = None
+    core_version: str = "1.2.0"  # the scenario's: every request's context.core_version
     search_transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     transaction_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     order_id: str | None = None
@@ -55,7 +56,7 @@ class FlowState:
             "country": "IND",
             "city": self.city,
             "action": action,
-            "core_version": "1.2.0",
+            "core_version": self.core_version,
             "bap_id": self.bap_id,
             "bap_uri": self.bap_uri,
             "transaction_id": transaction_id or self.transaction_id,

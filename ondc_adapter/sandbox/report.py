@@ -73,6 +73,11 @@ def print_result(console: Console, result: FlowResult) -> None:
 # even pass with its ref and actor checks off (lvu/igm_rules.py).
 VALIDATOR_FLOWS = {
     "1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"}),
+    # issue 16's list, flows 0091-0098 being the offers (discount, buy X get Y, freebie, slab,
+    # combo, delivery, exchange, financing)
+    "1.2.5": frozenset(
+        {"1", "2", "012", "3", "4", "5", "6", "7", "8", "9", *(f"009{n}" for n in range(1, 9))}
+    ),
     "2.0.0": frozenset({"FLOW_1", "FLOW_2", "FLOW_3"}),
 }
 

@@ -22,7 +22,6 @@ from ondc_adapter.sandbox.checks import (
 )
 from ondc_adapter.sandbox.scenario import Scenario, Step
 
-CORE_VERSION = "1.2.0"
 _REF = re.compile(r"^\$\{([^}:]+):([^}]+)\}$")
 
 
@@ -176,6 +175,7 @@ class ScenarioRunner:
             city=self.city,
             bap_id=self.buyer.bap_id,
             bap_uri=self.buyer.base_url,
+            core_version=scenario.core_version,
         )
         export: dict[str, Any] = {}
         outcomes: list[StepOutcome] = []
@@ -206,7 +206,9 @@ class ScenarioRunner:
             outcomes,
             {
                 "domain": self.domain,
-                "version": scenario.validator.version if scenario.validator else CORE_VERSION,
+                "version": (
+                    scenario.validator.version if scenario.validator else scenario.core_version
+                ),
                 "flow": scenario.validator.flow if scenario.validator else scenario.flow,
                 "bap_id": self.buyer.bap_id,
                 "bpp_id": state.bpp_id,

@@ -114,7 +114,11 @@ class Scenario(BaseModel):
     # seller-side capabilities the flow needs ("select", "cancel", "seller.advance"...); the
     # runner reports a flow as unsupported when the adapter lacks one.
     requires: list[str] = Field(default_factory=list)
-    # the bundle's version and flow (default: retail 1.2.0, the scenario's own flow id)
+    # the retail version the flow speaks: every request's context.core_version, the answers'
+    # expected one, and the bundle's version. 1.2.0 flows live in the scenario folder itself,
+    # the others in a sub-folder named for their version (``1.2.5/``).
+    core_version: str = "1.2.0"
+    # the bundle's version and flow, when not the retail ones (IGM 2.0.0: FLOW_1...)
     validator: ValidatorFlow | None = None
     steps: list[Step]
 
@@ -137,10 +141,21 @@ def load_scenario(path: Path) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def scenario_files(directory: Path = SCENARIO_DIR) -> dict[str, Path]:
-    """flow id -> file, from every *.yaml / *.yml / *.json in ``directory``."""
+DEFAULT_VERSION = "1.2.0"
+
+
+def version_dir(directory: Path, core_version: str = DEFAULT_VERSION) -> Path:
+    """Where the flows of ``core_version`` are: 1.2.0's in ``directory``, the others in its
+    sub-folder of that name."""
+    return directory if core_version == DEFAULT_VERSION else directory / core_version
+
+
+def scenario_files(
+    directory: Path = SCENARIO_DIR, core_version: str = DEFAULT_VERSION
+) -> dict[str, Path]:
+    """flow id -> file, from every *.yaml / *.yml / *.json of ``core_version``'s folder."""
     out: dict[str, Path] = {}
-    for path in sorted(directory.glob("*")):
+    for path in sorted(version_dir(directory, core_version).glob("*")):
         if path.suffix in (".yaml", ".yml", ".json"):
             out[load_scenario(path).flow] = path
     return out
@@ -156,20 +171,37 @@ NOT_SHIPPED: dict[str, str] = {
 }
 
 
-def find_scenario(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:
+def find_scenario(
+    flow: str, directory: Path = SCENARIO_DIR, core_version: str = DEFAULT_VERSION
+) -> Scenario:
+    """The scenario of ``flow`` in ``core_version`` (or the file ``flow`` names); a
+    ``KeyError`` saying why when there is none."""
     candidate = Path(flow)
     if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
         return load_scenario(candidate)
+    folder = version_dir(directory, core_version)
     # Shipped files are named "<flow>-<what>.yaml": try those first (each file costs a YAML
     # parse and a validation), then every file, since the id inside is what counts.
-    for path in sorted(directory.glob(f"{flow}-*")) + sorted(directory.glob(f"{flow}.*")):
+    for path in sorted(folder.glob(f"{flow}-*")) + sorted(folder.glob(f"{flow}.*")):
         if path.suffix in (".yaml", ".yml", ".json"):
             scenario = load_scenario(path)
             if scenario.flow == flow:
-                return scenario
-    files = scenario_files(directory)
+                return _of_version(scenario, path, core_version)
+    files = scenario_files(directory, core_version) if folder.is_dir() else {}
     if flow not in files:
-        if flow in NOT_SHIPPED:
+        if core_version == DEFAULT_VERSION and flow in NOT_SHIPPED:
             raise KeyError(f"flow {flow} is not supported: {NOT_SHIPPED[flow]}")
-        raise KeyError(f"no scenario for flow {flow!r} in {directory} (have {sorted(files)})")
-    return load_scenario(files[flow])
+        have = ", ".join(sorted(files)) or "none"
+        raise KeyError(
+            f"no scenario for flow {flow!r} of retail {core_version} in {folder} (have {have})"
+        )
+    return _of_version(load_scenario(files[flow]), files[flow], core_version)
+
+
+def _of_version(scenario: Scenario, path: Path, core_version: str) -> Scenario:
+    if scenario.core_version != core_version:  # a file put in the wrong folder
+        raise KeyError(
+            f"{path} speaks retail {scenario.core_version}, not {core_version}: move it to "
+            f"{version_dir(path.parent, scenario.core_version)}"
+        )
+    return scenario

@@ -26,7 +26,7 @@ from ondc_adapter.sandbox.network import (
 )
 from ondc_adapter.sandbox.onboarding import sample_entity
 from ondc_adapter.sandbox.runner import FlowResult, ScenarioRunner, SellerControl, StepOutcome
-from ondc_adapter.sandbox.scenario import SCENARIO_DIR, Scenario, find_scenario
+from ondc_adapter.sandbox.scenario import DEFAULT_VERSION, SCENARIO_DIR, Scenario, find_scenario
 from ondc_adapter.sandbox.seller import SETTLE_SECONDS, RemoteSeller, ServiceSeller
 from ondc_adapter.sandbox.servers import RunningServer, start_server
 from ondc_adapter.sandbox.transcript import Exchange, Transcript, recording_client
@@ -41,8 +41,10 @@ class RunOutput:
     remote_transcript_note: str | None = None  # --url: why the sandbox's exchanges are missing
 
 
-def scenario_for(flow: str, directory: Path = SCENARIO_DIR) -> Scenario:
-    return find_scenario(flow, directory)
+def scenario_for(
+    flow: str, directory: Path = SCENARIO_DIR, core_version: str = DEFAULT_VERSION
+) -> Scenario:
+    return find_scenario(flow, directory, core_version)
 
 
 async def run_scenario_on(
@@ -77,11 +79,12 @@ async def run_flow(
     scenario_dir: Path = SCENARIO_DIR,
     options: NetworkOptions | None = None,
     remote_transcript: bool = True,
+    core_version: str = DEFAULT_VERSION,
 ) -> RunOutput:
     """Run ``flow`` in a fresh in-process network, or against a running ``sandbox up`` whose
     registry is at ``url`` (then, with ``remote_transcript``, the transcript also gets what
     that sandbox recorded for this run)."""
-    scenario = scenario_for(flow, scenario_dir)
+    scenario = scenario_for(flow, scenario_dir, core_version)
     if url:
         async with join_network(url) as network:
             result = await run_scenario_on(network, scenario, domain=domain, on_step=on_step)

@@ -284,6 +284,34 @@ def test_every_flow_file_loads() -> None:
                 assert name in BUILDERS, (sc.flow, step.id)
 
 
+def test_flows_are_found_in_their_version_folder(tmp_path: Path) -> None:
+    (tmp_path / "1.2.5").mkdir()
+    (tmp_path / "2-a.yaml").write_text('flow: "2"\nname: old\nsteps: [{send: search}]\n')
+    (tmp_path / "1.2.5" / "2-b.yaml").write_text(
+        'flow: "2"\nname: new\ncore_version: "1.2.5"\nsteps: [{send: search}]\n'
+    )
+    assert find_scenario("2", tmp_path).name == "old"
+    assert find_scenario("2", tmp_path).core_version == "1.2.0"
+    assert find_scenario("2", tmp_path, "1.2.5").name == "new"
+    with pytest.raises(KeyError, match=r"no scenario for flow '3' of retail 1.2.5 .*have 2"):
+        find_scenario("3", tmp_path, "1.2.5")
+    # a 1.2.0 file in the 1.2.5 folder is named, not played in the wrong version
+    (tmp_path / "1.2.5" / "4-c.yaml").write_text('flow: "4"\nname: c\nsteps: [{send: search}]\n')
+    with pytest.raises(KeyError, match=r"speaks retail 1\.2\.0, not 1\.2\.5"):
+        find_scenario("4", tmp_path, "1.2.5")
+
+
+def test_a_flow_state_speaks_its_version() -> None:
+    from ondc_adapter.sandbox.flow_state import FlowState
+
+    state = FlowState("ONDC:RET16", "std:080", "b.example.com", "https://b.example.com",
+                      core_version="1.2.5")
+    assert state.context("search")["core_version"] == "1.2.5"
+    assert FlowState("ONDC:RET16", "std:080", "b", "https://b").context("init")[
+        "core_version"
+    ] == "1.2.0"
+
+
 def test_scenario_validation_errors() -> None:
     with pytest.raises(ValueError, match="exactly one of"):
         Scenario.model_validate({"flow": "x", "name": "x", "steps": [{"send": "a", "await": "b"}]})
