@@ -6,10 +6,12 @@ One ``Settings`` object is built at the edge (CLI, app factory) and passed down 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ondc_adapter.protocol.versions import DEFAULT_SERVED, RetailVersion, parse_versions
 
 # ONDC registry X25519 public keys, used to answer on_subscribe challenges (protocol.md 2.1).
 REGISTRY_ENCRYPTION_KEYS = {
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
 
     # protocol policy
     domains: list[str] = Field(default_factory=lambda: list(SUPPORTED_DOMAINS))
+    # retail versions served, each request answered in its context.core_version
+    # (protocol/versions.py); comma-separated in the environment ("1.2.0,1.2.5"), not JSON,
+    # hence NoDecode. 1.2.0 alone until issue 16's 1.2.5 bodies exist: a node must not accept
+    # a version it would answer in another.
+    core_versions: Annotated[tuple[RetailVersion, ...], NoDecode] = DEFAULT_SERVED
     created_skew_seconds: int = 5
     timestamp_skew_seconds: int = 10
     max_request_ttl_seconds: int = 300
@@ -126,6 +133,11 @@ class Settings(BaseSettings):
     # operations
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("core_versions", mode="before")
+    @classmethod
+    def _served_versions(cls, value: Any) -> tuple[RetailVersion, ...]:
+        return parse_versions(value)
 
     @field_validator("path_prefix")
     @classmethod

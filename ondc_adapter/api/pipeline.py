@@ -117,6 +117,7 @@ def check_envelope_context(
         action=action,
         bpp_id=settings.subscriber_id,
         domains=settings.domains,
+        core_versions=settings.core_versions,
         now=now,
         timestamp_skew=timedelta(seconds=settings.timestamp_skew_seconds),
         bpp_uri=settings.bpp_uri,

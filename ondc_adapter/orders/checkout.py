@@ -2,7 +2,8 @@
 confirm (the order record, stock reserved). Select and init keep a draft of their answer;
 confirm creates the order only when the buyer's provider, items and quote are what on_init
 sent, answers a repeated confirm with the same order, and creates nothing when stock ran out
-since init.
+since init. The first of them fixes the transaction's retail version (``core_version``, kept
+on the drafts and the order); a later step in another version is refused in its callback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ondc_adapter.orders.build import json_copy, order_message
 from ondc_adapter.orders.policy import OrderPolicy, policy_of
 from ondc_adapter.orders.pricing import price, provider_of, requested_counts
 from ondc_adapter.orders.quote import CatalogueLine, commercial_terms, compute_quote
-from ondc_adapter.orders.replies import callback_time, parse, reply
+from ondc_adapter.orders.replies import callback_time, other_version, parse, reply
 from ondc_adapter.orders.state import F, OrderState
 from ondc_adapter.orders.tables import OrderRecord
 from ondc_adapter.protocol.ack import Error
@@ -66,7 +67,7 @@ async def handle_select(
         "fulfillments": [fulfillment],
         "quote": pricing.quote.wire(ttl=policy.quote_ttl, availability=True),
     }
-    await repository.save_draft(
+    saved = await repository.save_draft(
         session,
         transaction_id=request.context.transaction_id,
         stage="select",
@@ -76,8 +77,11 @@ async def handle_select(
         order=out,
         lines=pricing.lines,
         fulfillment=pricing.fulfillment,
+        core_version=request.context.core_version,
         now=now,
     )
+    if refused := other_version(request, deps, now, saved.core_version):
+        return refused
     return reply(request, deps, now, {"order": out}, pricing.error)
 
 
@@ -153,7 +157,7 @@ async def handle_init(
     }
     # the draft does not depend on the error: it is saved, and on_select's order read back, in
     # one round trip
-    selected = await repository.save_draft(
+    saved = await repository.save_draft(
         session,
         transaction_id=request.context.transaction_id,
         stage="init",
@@ -163,9 +167,13 @@ async def handle_init(
         order=out,
         lines=pricing.lines,
         fulfillment={**pricing.fulfillment, "end": buyer_f.get("end")},
+        core_version=request.context.core_version,
         now=now,
         prior_stage="select",
     )
+    if refused := other_version(request, deps, now, saved.core_version):
+        return refused
+    selected = saved.prior_order
     error = pricing.error
     if (
         error is None
@@ -206,6 +214,8 @@ async def handle_confirm(
         existing = await repository.find_by_transaction(session, ctx.transaction_id)
         assert existing is not None  # orders are never deleted once committed
         return _replay_confirm(request, deps, now, existing, order.id, raw)
+    if draft is not None and (refused := other_version(request, deps, now, draft.core_version)):
+        return refused
     if draft is None:
         return reply(
             request,
@@ -305,6 +315,8 @@ def _replay_confirm(
     raw: dict[str, Any],
 ) -> list[OutboundMessage]:
     """A repeated confirm: the same order again, nothing reserved twice."""
+    if refused := other_version(request, deps, now, record.core_version):
+        return refused
     if record.order_id != order_id:
         return reply(
             request,
@@ -390,6 +402,8 @@ def _order_values(
         "fulfillment_state": F.PENDING.value,
         "accepted": accepted,
         "context": request.context.model_dump(exclude_none=True),
+        # the init draft's, checked equal to the confirm's above
+        "core_version": draft.core_version,
         "confirm_message_id": ctx.message_id,
         "created_at": created,
         "created_at_text": created_text,

@@ -14,7 +14,7 @@ from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders import repository
 from ondc_adapter.orders.policy import policy_of
 from ondc_adapter.orders.reasons import RATING_CATEGORIES, rating_value
-from ondc_adapter.orders.replies import callback_time, not_found, parse, reply
+from ondc_adapter.orders.replies import callback_time, not_found, other_version, parse, reply
 from ondc_adapter.orders.state import OrderState
 from ondc_adapter.orders.tables import OrderRating
 from ondc_adapter.protocol.ack import Error
@@ -35,6 +35,8 @@ async def handle_rating(
     refused = {"feedback_ack": False, "rating_ack": False}
     if record is None:
         return reply(request, deps, now, refused, not_found(None))
+    if refused_version := other_version(request, deps, now, record.core_version, refused):
+        return refused_version
     valid_ids = {
         "Order": {record.order_id},
         "Item": {line["id"] for line in record.lines},
@@ -135,6 +137,12 @@ async def handle_support(
         record = await repository.find_by_order_id(session, ref, bap_id=ctx.bap_id) if ref else None
     if record is None:
         return reply(request, deps, now, {}, not_found(ref))
+    # an order of another transaction (found by its id) keeps its own version; only this
+    # transaction's is held to the request's
+    if record.transaction_id == ctx.transaction_id and (
+        refused := other_version(request, deps, now, record.core_version)
+    ):
+        return refused
     provider = await store.get_provider(session, record.provider_id)
     if provider is None:
         return reply(

@@ -17,7 +17,7 @@ from ondc_adapter.orders import cancellation, lifecycle, repository
 from ondc_adapter.orders.build import forward_fulfillment, order_message
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import RETURN_REASONS, Party, cancel_reason
-from ondc_adapter.orders.replies import callback_time, not_found, parse, reply
+from ondc_adapter.orders.replies import callback_time, not_found, other_version, parse, reply
 from ondc_adapter.orders.returns import request_return
 from ondc_adapter.orders.state import F
 from ondc_adapter.orders.tables import OrderRecord
@@ -47,6 +47,8 @@ async def handle_status(
     )
     if record is None:
         return reply(request, deps, now, {}, not_found(msg.order_id))
+    if refused := other_version(request, deps, now, record.core_version):
+        return refused
     return reply(request, deps, now, order_message(record, action="on_status"))
 
 
@@ -62,6 +64,8 @@ async def handle_track(
     )
     if record is None:
         return reply(request, deps, now, {}, not_found(msg.order_id))
+    if refused := other_version(request, deps, now, record.core_version):
+        return refused
     fwd = forward_fulfillment(record)
     if not fwd.get("tracking"):
         return reply(
@@ -102,6 +106,8 @@ async def handle_cancel(
     )
     if record is None:
         return reply(request, deps, now, {}, not_found(msg.order_id))
+    if refused := other_version(request, deps, now, record.core_version):
+        return refused
     found = record
 
     def answer(error: Error | None = None) -> list[OutboundMessage]:
@@ -159,6 +165,8 @@ async def handle_update(
     )
     if record is None:
         return reply(request, deps, now, {}, not_found(msg.order.id))
+    if refused := other_version(request, deps, now, record.core_version):
+        return refused
     error: Error | None = None
     targets = msg.targets
     if not targets <= {"item", "payment", "fulfillment"}:

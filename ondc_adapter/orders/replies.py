@@ -2,7 +2,8 @@
 its model, and the one ``on_<action>`` reply (same message_id), with or without an ``error``.
 
 A message that does not parse is answered with code 30000 and the first validation error's
-path; a request that names an order we do not have, with ``not_found``.
+path; a request that names an order we do not have, with ``not_found``; a request in another
+retail version than its transaction's, with ``other_version``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.errors import Code
+from ondc_adapter.protocol.versions import pinned_version_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,3 +50,21 @@ def parse(model: type[M], request: InboundRequest) -> tuple[M | None, Error | No
 
 def not_found(order_id: str | None) -> Error:
     return Error.of(Code.INVALID_ORDER, f"order {order_id} not found", path="message.order_id")
+
+
+def other_version(
+    request: InboundRequest,
+    deps: SellerDeps,
+    now: datetime,
+    pinned: str,
+    message: dict[str, Any] | None = None,
+) -> list[OutboundMessage] | None:
+    """The refusal of a request whose ``core_version`` is not ``pinned``, its transaction's
+    (kept on the drafts and the order); ``None`` when they agree. Refused in the callback,
+    since the edge ACKed the request before the stored version was known; ``message`` is
+    empty (or the action's refusal shape), as no body in the transaction's version answers a
+    request in another."""
+    error = pinned_version_error(request.context, pinned)
+    if error is None:
+        return None
+    return reply(request, deps, now, message or {}, error)

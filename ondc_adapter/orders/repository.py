@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, insert, select, union_all
+from sqlalchemy import Insert, Select, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,6 +151,7 @@ class Draft:
     order: dict[str, Any]  # the order object we answered with
     lines: list[dict[str, Any]]  # pricing lines (``OrderRecord.lines``' shape)
     fulfillment: dict[str, Any]  # our delivery promise
+    core_version: str  # the transaction's retail version
 
 
 # init's draft and, in the same round trip, the id of the transaction's order if there is one
@@ -159,6 +160,7 @@ _CONFIRM_READ = select(
     _drafts.c.order,
     _drafts.c.lines,
     _drafts.c.fulfillment,
+    _drafts.c.core_version,
     select(_orders.c.id)
     .where(_orders.c.transaction_id == bindparam("transaction_id"))
     .scalar_subquery()
@@ -173,10 +175,12 @@ async def init_draft(session: AsyncSession, transaction_id: str) -> tuple[Draft 
     if row is None:
         # no draft; an order without one is possible only if drafts were removed since
         return None, await find_by_transaction(session, transaction_id) is not None
-    draft = Draft(row.provider_id, row.order, row.lines, row.fulfillment)
+    draft = Draft(row.provider_id, row.order, row.lines, row.fulfillment, row.core_version)
     return draft, row.order_pk is not None
 
 
+# what a second answer at the same stage replaces (never core_version: a transaction keeps
+# the version it started in)
 _DRAFT_VALUES = ("message_id", "bap_id", "provider_id", "order", "lines", "fulfillment",
                  "created_at")
 _prior = _drafts.alias("prior")
@@ -189,10 +193,25 @@ _PRIOR_ORDER = (
     )
     .scalar_subquery()
 )
+_other = _drafts.alias("other")
+# the version of the transaction's draft at the other stage (select <-> init), if any: the
+# version the transaction started in when that stage came first
+_OTHER_VERSION = (
+    select(_other.c.core_version)
+    .where(
+        _other.c.transaction_id == bindparam("other_transaction_id"),
+        _other.c.stage != bindparam("other_stage"),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
 _draft_upserts: dict[tuple[str, bool], Insert] = {}
 
 
 def _draft_upsert(session: AsyncSession, returning_prior: bool) -> Insert:
+    """The draft's upsert. A row of the same stage in another version is left alone (no row
+    comes back); the other stage's version comes back with the new row, so the transaction's
+    version is checked in the same round trip as the write."""
     dialect = session.get_bind().dialect.name
     stmt = _draft_upserts.get((dialect, returning_prior))
     if stmt is None:
@@ -200,11 +219,24 @@ def _draft_upsert(session: AsyncSession, returning_prior: bool) -> Insert:
         stmt = base.on_conflict_do_update(
             index_elements=["transaction_id", "stage"],
             set_={name: base.excluded[name] for name in _DRAFT_VALUES},
+            where=_drafts.c.core_version == base.excluded.core_version,
         )
+        returned = [_OTHER_VERSION.label("other_version")]
         if returning_prior:
-            stmt = stmt.returning(_PRIOR_ORDER.label("prior_order"))
+            returned.append(_PRIOR_ORDER.label("prior_order"))
+        stmt = stmt.returning(*returned)
         _draft_upserts[(dialect, returning_prior)] = stmt
     return stmt
+
+
+@dataclass(frozen=True, slots=True)
+class SavedDraft:
+    """What ``save_draft`` found: the transaction's retail version (the request's own when
+    the draft was saved; another one when nothing was written), and the prior stage's order
+    when asked for."""
+
+    core_version: str
+    prior_order: dict[str, Any] | None = None
 
 
 async def save_draft(
@@ -218,10 +250,13 @@ async def save_draft(
     order: dict[str, Any],
     lines: list[dict[str, Any]],
     fulfillment: dict[str, Any],
+    core_version: str,
     now: datetime,
     prior_stage: str | None = None,
-) -> dict[str, Any] | None:
-    """Keep the latest answer per (transaction, stage): a second select replaces the first.
+) -> SavedDraft:
+    """Keep the latest answer per (transaction, stage): a second select replaces the first,
+    unless it is in another retail version than the transaction's (then nothing changes and
+    the answer names the transaction's version; the caller refuses the request).
 
     ``prior_stage``: also return the order of that stage's answer (init compares its quote
     with on_select's), read in the same round trip; ``None`` when there is none."""
@@ -235,16 +270,33 @@ async def save_draft(
         "lines": lines,
         "fulfillment": fulfillment,
         "created_at": now,
+        "core_version": core_version,
+        "other_transaction_id": transaction_id,
+        "other_stage": stage,
     }
-    if prior_stage is None:
-        await session.execute(_draft_upsert(session, False), params)
-        return None
-    params["prior_transaction_id"] = transaction_id
-    params["prior_stage"] = prior_stage
-    prior: dict[str, Any] | None = (
-        await session.execute(_draft_upsert(session, True), params)
-    ).scalar_one()
-    return prior
+    if prior_stage is not None:
+        params["prior_transaction_id"] = transaction_id
+        params["prior_stage"] = prior_stage
+    row = (await session.execute(_draft_upsert(session, prior_stage is not None), params)).first()
+    if row is None:
+        # this stage's row is in another version: the refusal path alone reads it back
+        kept = await session.scalar(
+            select(_drafts.c.core_version).where(
+                _drafts.c.transaction_id == transaction_id, _drafts.c.stage == stage
+            )
+        )
+        return SavedDraft(str(kept))
+    if row.other_version is not None and row.other_version != core_version:
+        # the other stage came first, in another version: take back the row just inserted
+        # (had this stage's row existed, it would be in that version too, and not updated)
+        await session.execute(
+            delete(_drafts).where(
+                _drafts.c.transaction_id == transaction_id, _drafts.c.stage == stage
+            )
+        )
+        return SavedDraft(row.other_version)
+    prior: dict[str, Any] | None = row.prior_order if prior_stage is not None else None
+    return SavedDraft(core_version, prior)
 
 
 _INSERT_TRANSITIONS = insert(_transitions)

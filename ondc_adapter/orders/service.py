@@ -80,8 +80,10 @@ async def _push(
     session: AsyncSession, record: OrderRecord, action: str, settings: Settings, now: datetime
 ) -> OutboundMessage:
     """The unsolicited callback of a seller action, plus the incremental ``on_search`` of any
-    stock the action gave back (a cancel, an RTO, a returned item)."""
-    base = Context.model_validate(record.context)
+    stock the action gave back (a cancel, an RTO, a returned item). It speaks the order's
+    retail version (its column, the one the transaction started in), whatever the node's
+    default: a buyer app that ordered in 1.2.5 hears about the order in 1.2.5."""
+    base = Context.model_validate({**record.context, "core_version": record.core_version})
     message = OutboundMessage.unsolicited(
         base, action, order_message(record, action=action), settings=settings, now=now
     )

@@ -8,7 +8,7 @@
 * ``order_transitions`` every state change: which fulfillment, from, to, who, when, why. Append
                         only; nothing updates or deletes it.
 * ``order_drafts``      the on_select / on_init answer per transaction, so init and confirm can be
-                        checked against what we quoted.
+                        checked against what we quoted, and the transaction's retail version.
 * ``order_returns``     buyer return requests and their progress.
 * ``order_ratings``     ratings received.
 * ``order_settlements`` refunds agreed after the order (IGM resolutions), once each.
@@ -25,7 +25,12 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ondc_adapter.protocol.versions import RetailVersion
 from ondc_adapter.storage.base import Base, JSONType, UTCDateTime
+
+# Rows written before transactions kept their version were all retail 1.2.0, the one version
+# served then (migration 0012).
+CORE_VERSION_BEFORE_ISSUE_16 = "1.2.0"
 
 
 class OrderRecord(Base):
@@ -58,6 +63,11 @@ class OrderRecord(Base):
     accepted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     # the confirm context: base of every unsolicited callback of this order
     context: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # the retail version the transaction started in (protocol/versions.py): every answer and
+    # push of this order speaks it, and a request in another version is refused
+    core_version: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default=CORE_VERSION_BEFORE_ISSUE_16
+    )
     confirm_message_id: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # confirm ts
     created_at_text: Mapped[str] = mapped_column(String(40), nullable=False)  # as sent
@@ -69,6 +79,11 @@ class OrderRecord(Base):
         Index("ix_orders_order_id", "order_id"),
         Index("ix_orders_state_updated", "state", "updated_at"),
     )
+
+    @property
+    def retail_version(self) -> RetailVersion:
+        """``core_version`` typed, for the builders that branch on it."""
+        return RetailVersion(self.core_version)
 
 
 class OrderTransition(Base):
@@ -104,6 +119,11 @@ class OrderDraft(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
     fulfillment: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # the transaction's retail version, fixed by its first step (select, or init when a buyer
+    # app skips select); both stages' rows carry it (see repository.save_draft)
+    core_version: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default=CORE_VERSION_BEFORE_ISSUE_16
+    )
 
     __table_args__ = (UniqueConstraint("transaction_id", "stage"),)
 

@@ -1,12 +1,15 @@
-"""The ``context`` object of retail 1.2.0 (protocol.md 3.2) and the rules a BPP applies to it.
+"""The ``context`` object of retail 1.2.0 and 1.2.5 (protocol.md 3.2) and the rules a BPP
+applies to it.
 
-``Context`` checks shape and formats; ``check_context`` applies deployment policy (our bpp_id,
-supported domains, clock skew) and returns the first failure as an ONDC ``Error`` with a path.
+``Context`` checks shape and formats; ``check_context`` applies deployment policy (served
+versions, our bpp_id, supported domains, clock skew) and returns the first failure as an ONDC
+``Error`` with a path. Which retail version a context speaks: ``protocol/versions.py``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -19,8 +22,8 @@ from ondc_adapter.protocol.durations import (
     parse_timestamp,
 )
 from ondc_adapter.protocol.errors import Code, ErrorType
+from ondc_adapter.protocol.versions import accepted_versions, not_served_message
 
-CORE_VERSION = "1.2.0"
 BPP_ACTIONS = (
     "search",
     "select",
@@ -40,8 +43,6 @@ BPP_ACTIONS = (
     # a buyer app's answer to a complaint this node raised (IGM flow 2): recorded, not answered
     "on_issue",
 )
-# IGM messages carry the retail version of the domain (ONDC's examples) or IGM's own
-IGM_CORE_VERSIONS = (CORE_VERSION, "2.0.0")
 Action = Literal[
     "search",
     "select",
@@ -80,6 +81,8 @@ class Context(BaseModel):
     country: str = Field(pattern=r"^[A-Z]{3}$", examples=["IND"])
     city: str = Field(examples=["std:080", "*"])
     action: Action
+    # any string here: a version the node does not serve gets check_context's NACK naming
+    # the served ones, not a schema error
     core_version: str
     bap_id: str
     bap_uri: str
@@ -164,12 +167,15 @@ def check_context(
     action: str,
     bpp_id: str,
     domains: list[str] | tuple[str, ...],
+    core_versions: Sequence[str],
     now: datetime,
     timestamp_skew: timedelta,
     bpp_uri: str | None = None,
     max_ttl: timedelta,
 ) -> Error | None:
-    """Deployment rules for an inbound request's context; ``None`` when it is acceptable."""
+    """Deployment rules for an inbound request's context; ``None`` when it is acceptable.
+    ``core_versions``: the retail versions this deployment serves (``Settings.core_versions``);
+    IGM actions also take IGM's own version."""
 
     def err(field: str, message: str, code: Code = Code.INVALID_REQUEST) -> Error:
         return Error(
@@ -178,9 +184,9 @@ def check_context(
 
     if context.action != action:
         return err("action", f"context.action {context.action!r} does not match /{action}")
-    versions = IGM_CORE_VERSIONS if action in ("issue", "on_issue") else (CORE_VERSION,)
+    versions = accepted_versions(action, core_versions)
     if context.core_version not in versions:
-        return err("core_version", f"core_version must be {' or '.join(versions)}")
+        return err("core_version", not_served_message(context.core_version, versions))
     if context.domain not in domains:
         return err("domain", f"domain {context.domain!r} is not served here (serves {domains})")
     if action != "search":

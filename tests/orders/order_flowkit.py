@@ -196,11 +196,14 @@ class Buyer:
         self.on_select: dict[str, Any] | None = None
         self.on_init: dict[str, Any] | None = None
         self.order_id = f"O{uuid.uuid4().hex[:12]}"
+        # the retail version of the requests this buyer app sends next (a test may switch it
+        # mid-transaction to see the node hold the transaction to its first one)
+        self.core_version = "1.2.0"
 
     def context(self, action: str) -> dict[str, Any]:
         return {
             "domain": self.domain, "country": "IND", "city": "std:080", "action": action,
-            "core_version": "1.2.0", "bap_id": BAP_ID, "bap_uri": BAP_URI,
+            "core_version": self.core_version, "bap_id": BAP_ID, "bap_uri": BAP_URI,
             "bpp_id": self.settings.subscriber_id, "bpp_uri": self.settings.bpp_uri,
             "transaction_id": self.transaction_id, "message_id": str(uuid.uuid4()),
             "timestamp": format_timestamp(self.clock.tick()), "ttl": "PT30S",
