@@ -33,10 +33,10 @@ def flows(
     that have none (and why)."""
     from rich.console import Console
 
-    from ondc_adapter.sandbox.report import VALIDATOR_FLOWS
     from ondc_adapter.sandbox.scenario import (
         DEFAULT_VERSION,
         NOT_SHIPPED,
+        VALIDATOR_FLOWS,
         load_scenario,
         scenario_files,
         version_dir,

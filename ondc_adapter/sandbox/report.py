@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ondc_adapter.sandbox.runner import FlowResult, StepOutcome
+from ondc_adapter.sandbox.scenario import VALIDATOR_FLOWS
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow"}
 
@@ -65,21 +66,6 @@ def print_result(console: Console, result: FlowResult) -> None:
     failed = [o for o in result.outcomes if o.status == "fail"]
     verdict = "[green]PASSED[/green]" if result.ok else f"[red]FAILED ({len(failed)} step(s))[/red]"
     console.print(f"{verdict} in {result.elapsed_s:.2f}s")
-
-
-# The flows ONDC's log validator defines, by version (retail 1.2.0; IGM 2.0.0, whose FLOW_3 has
-# no scenario yet): a bundle naming any other flow id would be "verified" without a
-# single check (certification.md), so none is written. An IGM bundle naming another flow would
-# even pass with its ref and actor checks off (lvu/igm_rules.py).
-VALIDATOR_FLOWS = {
-    "1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"}),
-    # issue 16's list, flows 0091-0098 being the offers (discount, buy X get Y, freebie, slab,
-    # combo, delivery, exchange, financing)
-    "1.2.5": frozenset(
-        {"1", "2", "012", "3", "4", "5", "6", "7", "8", "9", *(f"009{n}" for n in range(1, 9))}
-    ),
-    "2.0.0": frozenset({"FLOW_1", "FLOW_2", "FLOW_3"}),
-}
 
 
 def exportable(export: dict[str, Any]) -> bool:

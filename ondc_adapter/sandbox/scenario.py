@@ -143,6 +143,20 @@ def load_scenario(path: Path) -> Scenario:
 
 DEFAULT_VERSION = "1.2.0"
 
+# The flows ONDC's log validator defines, by version (retail 1.2.0; IGM 2.0.0, whose FLOW_3 has
+# no scenario yet): a bundle naming any other flow id would be "verified" without a
+# single check (certification.md), so none is written. An IGM bundle naming another flow would
+# even pass with its ref and actor checks off (lvu/igm_rules.py).
+VALIDATOR_FLOWS = {
+    "1.2.0": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"}),
+    # issue 16's list, flows 0091-0098 being the offers (discount, buy X get Y, freebie, slab,
+    # combo, delivery, exchange, financing)
+    "1.2.5": frozenset(
+        {"1", "2", "012", "3", "4", "5", "6", "7", "8", "9", *(f"009{n}" for n in range(1, 9))}
+    ),
+    "2.0.0": frozenset({"FLOW_1", "FLOW_2", "FLOW_3"}),
+}
+
 
 def version_dir(directory: Path, core_version: str = DEFAULT_VERSION) -> Path:
     """Where the flows of ``core_version`` are: 1.2.0's in ``directory``, the others in its
