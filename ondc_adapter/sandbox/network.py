@@ -30,6 +30,7 @@ from ondc_adapter import keys as node_keys
 from ondc_adapter.keys import NodeKeys
 from ondc_adapter.orders.policy import SETTLEMENT_ACCOUNT_FIELDS, OrderPolicy
 from ondc_adapter.outbound import local_transport
+from ondc_adapter.protocol.versions import parse_versions
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup
@@ -96,6 +97,8 @@ class NetworkOptions:
     load_catalogue: bool = True
     console_accounts: bool = False  # `sandbox up`: an operator and a seller for the console
     log_level: str = "warning"
+    # retail versions the adapter serves besides its settings' (a 1.2.5 flow needs 1.2.5)
+    core_versions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -244,6 +247,7 @@ def adapter_settings(
     redis_url: str | None,
     admin_api_key: str,
     domains: list[str],
+    core_versions: list[str] | None = None,
 ) -> Settings:
     """The adapter's settings inside the sandbox: the user's, pointed at the local network."""
     seller_id = sandbox_seller_id(base)
@@ -264,6 +268,7 @@ def adapter_settings(
             # fails on ``get_secret_value`` (NACK 31001 under `sandbox up`).
             "admin_api_key": SecretStr(admin_api_key),
             "domains": domains,
+            "core_versions": parse_versions([*base.core_versions, *(core_versions or ())]),
             # the sandbox's parties all live on loopback
             "allow_private_network": True,
             "seller_terms_file": base.seller_terms_file or sandbox_terms(work_dir),
@@ -485,6 +490,7 @@ async def _start_adapter(
         redis_url=redis_url,
         admin_api_key=admin_key,
         domains=opts.domains,
+        core_versions=opts.core_versions,
     )
     db = Database(database_url)
     stack.push_async_callback(db.dispose)

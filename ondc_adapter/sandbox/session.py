@@ -97,6 +97,8 @@ async def run_flow(
     opts = options or NetworkOptions(domains=[domain])
     if domain not in opts.domains:
         opts.domains = [*opts.domains, domain]
+    if scenario.core_version not in opts.core_versions:  # the adapter must serve the flow's
+        opts.core_versions = [*opts.core_versions, scenario.core_version]
     async with start_network(opts, settings=settings) as network:
         result = await run_scenario_on(network, scenario, domain=domain, on_step=on_step)
         await network.gateway_state.drain()
