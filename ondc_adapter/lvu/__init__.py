@@ -1,4 +1,5 @@
-"""ONDC's log-validation utility, retail 1.2.0 and IGM 2.0.0, ported to Python: what the validator
+"""ONDC's log-validation utility, retail 1.2.0 and IGM 2.0.0 (retail 1.2.5 being ported: ``*_125``
+modules, ``flows_125``), ported to Python: what the validator
 will say of a bundle (``{domain, version, flow, bap_id, bpp_id, payload}``), on this machine,
 offline. The bundle's ``version`` picks the rules: ``1.2.0`` retail, ``2.0.0`` IGM (issues and
 grievances, ``igm_rules``; the validator's ``/api/validate/igm``).
@@ -22,16 +23,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from ondc_adapter.lvu import flows_125
 from ondc_adapter.lvu.after_rules import AFTER_RULES
+from ondc_adapter.lvu.after_rules_125 import AFTER_RULES_125
 from ondc_adapter.lvu.cancel_rules import CANCEL_RULES
 from ondc_adapter.lvu.catalogue_rules import CATALOGUE_RULES
+from ondc_adapter.lvu.catalogue_rules_125 import CATALOGUE_RULES_125
 from ondc_adapter.lvu.context_rules import CONTEXT_RULES
 from ondc_adapter.lvu.findings import FLOW_KEYS, Bundle, Finding, Rule
 from ondc_adapter.lvu.igm_rules import IGM_RULES
 from ondc_adapter.lvu.order_rules import ORDER_RULES
+from ondc_adapter.lvu.order_rules_125 import ORDER_RULES_125
 
 RULES: tuple[Rule, ...] = (*CONTEXT_RULES, *CATALOGUE_RULES, *ORDER_RULES, *AFTER_RULES,
                           *CANCEL_RULES)
+# Retail 1.2.5 (issue 16, being ported): the context rules are the validator's shared ones
+RULES_125: tuple[Rule, ...] = (*CONTEXT_RULES, *CATALOGUE_RULES_125, *ORDER_RULES_125,
+                               *AFTER_RULES_125)
 IGM_VERSION = "2.0.0"
 
 
@@ -57,9 +65,11 @@ def validate_bundle(data: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
     if bundle.version == IGM_VERSION:
         return _run(IGM_RULES, bundle)
+    if bundle.version == "1.2.5":
+        return _validate_125(bundle)
     if bundle.version != "1.2.0":
         return [Finding("bundle.version", "shared/validateLogs.ts", "", "version",
-                        f"only retail 1.2.0 and IGM 2.0.0 are ported (bundle says "
+                        f"only retail 1.2.0 and 1.2.5 and IGM 2.0.0 are ported (bundle says "
                         f"{bundle.version!r})")]
     keys = FLOW_KEYS.get(bundle.flow)
     if keys is None:
@@ -71,6 +81,17 @@ def validate_bundle(data: dict[str, Any]) -> list[Finding]:
             findings.append(Finding("bundle.missing_key", "shared/validateLogs.ts", key, "",
                                     f"Missing required data of : {key}"))
     return findings + _run(RULES, bundle)
+
+
+def _validate_125(bundle: Bundle) -> list[Finding]:
+    if bundle.flow in flows_125.NOT_PORTED:
+        return [Finding("bundle.flow", flows_125.SOURCE, "", "flow",
+                        f"flow {bundle.flow!r} of retail 1.2.5 is not ported yet")]
+    if bundle.flow not in flows_125.FLOW_KEYS_125:
+        return [Finding("bundle.flow", flows_125.SOURCE, "", "flow",
+                        f"flow {bundle.flow!r} is not a retail 1.2.5 flow of the validator: "
+                        "it would pass unchecked")]
+    return [*flows_125.missing_keys(bundle), *_run(RULES_125, bundle)]
 
 
 __all__ = ["IGM_RULES", "RULES", "Bundle", "Finding", "kind_of", "validate_bundle"]

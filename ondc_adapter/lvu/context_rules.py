@@ -44,8 +44,8 @@ def context_basics(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
         if not ISO_MS.match(str(ctx.get("timestamp", ""))) or when(ctx.get("timestamp")) is None:
             yield key, "context.timestamp", (
                 "Timestamp not in RFC 3339 (YYYY-MM-DDTHH:MN:SS.MSSZ) Format")
-        if ctx.get("core_version") != "1.2.0":
-            yield key, "context.core_version", "core_version should be 1.2.0"
+        if ctx.get("core_version") != bundle.version:  # the bundle names the flow's version
+            yield key, "context.core_version", f"core_version should be {bundle.version}"
         if ctx.get("domain") != bundle.domain:
             yield key, "context.domain", "Domain should be same in each action"
         for name in ("bap_id", "bpp_id"):
