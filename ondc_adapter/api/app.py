@@ -36,6 +36,7 @@ from ondc_adapter.api.pipeline import InboundPipeline
 from ondc_adapter.callback_http import CallbackClient
 from ondc_adapter.catalogue import admin as catalogue_admin
 from ondc_adapter.catalogue import link as catalogue_link
+from ondc_adapter.catalogue import offer_admin
 from ondc_adapter.catalogue.handler import CACHE_KEY, INDEX_KEY, REPLY_CACHE_KEY
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.reply_cache import ReplyCache
@@ -67,8 +68,8 @@ CALLBACKS_IN_FLIGHT = 64
 
 
 def admin_routers() -> list[APIRouter]:
-    """The seller admin API: catalogue, orders and issues."""
-    return [catalogue_admin.router, orders_admin.router, igm_admin.router]
+    """The seller admin API: catalogue (with its offers), orders and issues."""
+    return [catalogue_admin.router, offer_admin.router, orders_admin.router, igm_admin.router]
 
 
 def seller_extras(settings: Settings) -> dict[str, object]:

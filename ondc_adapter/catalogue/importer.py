@@ -7,6 +7,9 @@ Formats (``ondc-adapter catalogue sample`` writes the same ones):
   VariantGroupIn (+ provider_id) / ItemIn}``. A line ``{"type": "meta", "sample": true, ...}``
   may head the file. Streams: any size.
 * **JSON** (``.json``): a list of such records, or ``{"providers": [...], "items": [...]}``.
+* A provider record (JSON, JSON Lines) may carry ``offers``: its ONDC retail 1.2.5 offers, each
+  as the admin API's ``PUT /admin/providers/{id}/offers/{offer_id}`` takes it; checked once
+  the whole file is read, since they name items that come later (``offer_import``).
 * **CSV** (``.csv``): one item per row, items' own fields as columns, ``attr_<code>`` for
   attribute tags, ``statutory_<key>``, ``odop_lgd_code`` + ``odop_product``, lists joined with
   ``|``; the provider is read from ``provider_*`` columns and its store from ``location_*``
@@ -54,6 +57,7 @@ from ondc_adapter.catalogue.models import (
     pydantic_problems,
 )
 from ondc_adapter.catalogue.odop import OdopProduct
+from ondc_adapter.catalogue.offer_import import OfferImport
 from ondc_adapter.catalogue.tables import Location, Provider, Subscription, VariantGroup
 from ondc_adapter.settings import Settings
 from ondc_adapter.storage import Database
@@ -85,6 +89,7 @@ class ImportReport:
     pushed: int = 0  # incremental on_search messages enqueued for subscribed buyer apps
     changed_items: int = 0  # items new or different from the database (when compared)
     changed_providers: int = 0
+    offers: int = 0  # offers created or replaced (those of provider records' ``offers``)
 
     @property
     def ok(self) -> bool:
@@ -286,6 +291,8 @@ class _Importer:
         self.fulfillments: dict[str, set[str]] = {}
         self.groups: dict[str, set[str]] = {}
         self.item_ids: set[str] = set()
+        self.items_of: dict[str, set[str]] = {}  # provider id -> its item ids in the file
+        self.offers = OfferImport()
         self.location_owner: dict[str, str] = {}  # location id -> provider id (file + db)
         self.pending: list[tuple[ItemIn, OdopProduct | None]] = []
         # with subscribers: what differs from the database, compared before each write
@@ -374,6 +381,7 @@ class _Importer:
             self.report.sample = bool(data.get("sample"))
             return
         if kind == "provider":
+            offers = data.pop("offers", None)
             provider, problems = parse_provider(data)
             if provider is not None:
                 for loc in provider.locations:
@@ -399,6 +407,8 @@ class _Importer:
                 await write.save_provider(self.session, provider, self.now)
             self.report.providers += 1
             self.report.locations += len(provider.locations)
+            if offers is not None:
+                self.offers.add(row, provider.id, offers)
             return
         if kind in ("location", "variant_group"):
             pid = str(data.pop("provider_id", ""))
@@ -440,6 +450,7 @@ class _Importer:
                 self.problem(row, label, problems)
                 return
             self.item_ids.add(item.id)
+            self.items_of.setdefault(item.provider_id, set()).add(item.id)
             self.report.items += 1
             if self.report.ok:
                 self.pending.append((item, odop))
@@ -521,6 +532,10 @@ async def import_records(
             progress(row)
     if report.ok:
         await importer.flush()
+    report.offers = await importer.offers.finish(
+        session, items=importer.items_of, locations=importer.providers,
+        report=importer.problem, write=report.ok, now=now,
+    )
     if report.ok and track and settings is not None:
         report.changed_items = len(importer.changed_items)
         report.changed_providers = len(importer.changed_providers)

@@ -61,7 +61,8 @@ def _print_report(console: Console, report: ImportReport, path: Path, seconds: f
     if report.ok:
         console.print(
             f"imported {path}: {report.providers} providers, {report.locations} locations, "
-            f"{report.items} items{' (SAMPLE data)' if report.sample else ''} "
+            f"{report.items} items{f', {report.offers} offers' if report.offers else ''}"
+            f"{' (SAMPLE data)' if report.sample else ''} "
             f"in {seconds:.1f}s"
         )
         if report.pushed:

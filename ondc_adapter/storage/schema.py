@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "ondc_adapter.console.tables",
     "ondc_adapter.catalogue.rejections",
     "ondc_adapter.igm.tables",
+    "ondc_adapter.catalogue.offer_tables",
 )
 
 
