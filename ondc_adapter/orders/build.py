@@ -69,6 +69,11 @@ def order_message(record: OrderRecord, *, action: str | None = None) -> dict[str
     RTO schema, whose order admits no tags or documents (``schema/Retail/Cancel/
     on_cancel_rto.ts``). The terms and the invoice were given before the cancel."""
     order = wire_order(record)
+    if action == "on_confirm":
+        # retail 1.2.5 keeps the on_init's cancellation_terms with the order, but its
+        # on_confirm may not carry them ("not enabled yet", ONDC's log validator); a 1.2.0
+        # order has none
+        order.pop("cancellation_terms", None)
     if action == "on_cancel" or record.state == OrderState.CANCELLED.value:
         for key in NOT_IN_ON_CANCEL:
             order.pop(key, None)

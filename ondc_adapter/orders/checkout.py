@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import store
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
-from ondc_adapter.orders import repository
+from ondc_adapter.offers import Offer
+from ondc_adapter.orders import offers_quote, repository, retail125
 from ondc_adapter.orders.build import json_copy, order_message
 from ondc_adapter.orders.policy import OrderPolicy, policy_of
-from ondc_adapter.orders.pricing import price, provider_of, requested_counts
+from ondc_adapter.orders.pricing import Pricing, price, provider_of, requested_counts
 from ondc_adapter.orders.quote import CatalogueLine, commercial_terms, compute_quote
 from ondc_adapter.orders.replies import callback_time, other_version, parse, reply
 from ondc_adapter.orders.state import F, OrderState
@@ -28,6 +29,7 @@ from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.durations import format_timestamp, parse_duration, parse_timestamp
 from ondc_adapter.protocol.errors import Code
 from ondc_adapter.protocol.order_requests import ConfirmMessage, InitMessage, SelectMessage
+from ondc_adapter.protocol.versions import RetailVersion
 
 ON_SELECT_KEYS = (
     "id",
@@ -48,11 +50,22 @@ async def handle_select(
         return reply(request, deps, now, {}, err)
     policy = policy_of(deps)
     order = msg.order
+    v125 = request.context.core_version == RetailVersion.V1_2_5
+    offers = (
+        await offers_quote.provider_offers(session, deps, order.provider.id, now) if v125 else []
+    )
     pricing = await price(
-        session, policy, order.provider, order.items, order.fulfillments, order.payment
+        session, policy, order.provider, order.items, order.fulfillments, order.payment,
+        offers_quote.gift_item_ids(offers),
     )
     if isinstance(pricing, Error):
         return reply(request, deps, now, {}, pricing)
+    quote = pricing.quote.wire(ttl=policy.quote_ttl, availability=True)
+    error = pricing.error
+    if v125:
+        chosen, declined = offers_quote.selection(request.message["order"])
+        quote, offer_error = _with_offers(request, policy, pricing, offers, quote, chosen, declined)
+        error = error or offer_error
     fulfillment = {k: pricing.fulfillment[k] for k in ON_SELECT_KEYS}
     fulfillment["state"] = {
         "descriptor": {"code": "Serviceable" if pricing.quote.serviceable else "Non-serviceable"}
@@ -65,7 +78,7 @@ async def handle_select(
             if line.title_type == "item"
         ],
         "fulfillments": [fulfillment],
-        "quote": pricing.quote.wire(ttl=policy.quote_ttl, availability=True),
+        "quote": quote,
     }
     saved = await repository.save_draft(
         session,
@@ -82,7 +95,25 @@ async def handle_select(
     )
     if refused := other_version(request, deps, now, saved.core_version):
         return refused
-    return reply(request, deps, now, {"order": out}, pricing.error)
+    return reply(request, deps, now, {"order": out}, error)
+
+
+def _with_offers(
+    request: InboundRequest,
+    policy: OrderPolicy,
+    pricing: Pricing,
+    offers: list[Offer],
+    quote: dict[str, Any],
+    chosen: set[str],
+    declined: set[str],
+) -> tuple[dict[str, Any], Error | None]:
+    """Retail 1.2.5: ``quote`` with the offers that apply at the request's time, and the
+    refusal of a chosen offer (30006/30007) when there is one."""
+    offered = offers_quote.apply_to(
+        pricing, offers, at=request.context.sent_at, chosen=chosen, declined=declined
+    )
+    lines = offers_quote.offer_lines(offered, gifts_as_validator=policy.offer_gifts_as_validator)
+    return offers_quote.with_offers(quote, lines), offered.error
 
 
 def _payment_terms(
@@ -118,12 +149,25 @@ async def handle_init(
     policy = policy_of(deps)
     order = msg.order
     raw = request.message["order"]
+    v125 = request.context.core_version == RetailVersion.V1_2_5
+    offers = (
+        await offers_quote.provider_offers(session, deps, order.provider.id, now) if v125 else []
+    )
     pricing = await price(
-        session, policy, order.provider, order.items, order.fulfillments, order.payment
+        session, policy, order.provider, order.items, order.fulfillments, order.payment,
+        offers_quote.gift_item_ids(offers),
     )
     if isinstance(pricing, Error):
         return reply(request, deps, now, {}, pricing)
     quote = pricing.quote.wire(ttl=policy.quote_ttl)
+    offer_error = None
+    if v125:
+        chosen, declined = offers_quote.selection(raw)
+        if "offers" not in raw:  # the buyer keeps on_select's offers
+            chosen = await offers_quote.selected_at_select(
+                session, request.context.transaction_id
+            )
+        quote, offer_error = _with_offers(request, policy, pricing, offers, quote, chosen, declined)
     buyer_f = json_copy(raw["fulfillments"][0])
     fulfillment: dict[str, Any] = {
         "id": pricing.fulfillment["id"],
@@ -155,6 +199,9 @@ async def handle_init(
         # validator); the cancellation policy applies all the same (orders.policy)
         "tags": [policy.bpp_terms(pricing.provider.pan)],
     }
+    if v125:
+        out["payment"] = retail125.on_init_payment(out["payment"])
+        out["cancellation_terms"] = retail125.cancellation_terms(policy)
     # the draft does not depend on the error: it is saved, and on_select's order read back, in
     # one round trip
     saved = await repository.save_draft(
@@ -174,7 +221,7 @@ async def handle_init(
     if refused := other_version(request, deps, now, saved.core_version):
         return refused
     selected = saved.prior_order
-    error = pricing.error
+    error = pricing.error or offer_error
     if (
         error is None
         and selected is not None
@@ -243,6 +290,9 @@ async def handle_confirm(
             Error.of(Code.QUOTE_CHANGED, "quote differs from on_init", path="message.order.quote"),
         )
 
+    v125 = draft.core_version == RetailVersion.V1_2_5
+    if v125 and (refused := await _offers_gone(request, session, deps, now, draft, raw)):
+        return refused
     policy = policy_of(deps)
     values = _order_values(request, draft, raw, policy, now)
     # the order's first journal entries are written with it (one statement on PostgreSQL);
@@ -298,12 +348,54 @@ async def handle_confirm(
             reserved.append((item_id, count))
         else:
             short.append(item_id)
-    if short:
+    gift_short: list[str] = []
+    if v125 and not short:
+        # units offers give leave the stock with the order (after the items: a gift never
+        # takes what was bought)
+        for item_id, count in sorted(offers_quote.gifts_in(draft.order["quote"])):
+            if await store.reserve_stock(session, item_id, count, now=now):
+                reserved.append((item_id, count))
+            else:
+                gift_short.append(item_id)
+    if short or gift_short:
         for item_id, count in reserved:
             await store.release_stock(session, item_id, count, now=now)
         await session.execute(delete(OrderRecord).where(OrderRecord.id == record.id))
+        if not short:
+            return reply(
+                request, deps, now, _echo(raw, now, "Cancelled"),
+                Error.of(Code.OFFER_FULFILLMENT_ERROR,
+                         f"offer items out of stock: {', '.join(gift_short)}"),
+            )
         return await _out_of_stock_at_confirm(request, deps, now, session, raw, draft, policy)
-    return reply(request, deps, now, order_message(record))
+    return reply(request, deps, now, order_message(record, action="on_confirm"))
+
+
+async def _offers_gone(
+    request: InboundRequest,
+    session: AsyncSession,
+    deps: SellerDeps,
+    now: datetime,
+    draft: repository.Draft,
+    raw: dict[str, Any],
+) -> list[OutboundMessage] | None:
+    """Retail 1.2.5: an offer of on_init's quote no longer valid at confirm cancels the
+    order before it is made (1.2.5 exception conditions: 30006)."""
+    quoted = offers_quote.offer_ids(draft.order["quote"])
+    if not quoted:
+        return None
+    offers = {
+        o.id: o
+        for o in await offers_quote.provider_offers(session, deps, draft.provider_id, now)
+    }
+    at = request.context.sent_at
+    gone = [i for i in quoted if i not in offers or not offers[i].is_valid_at(at)]
+    if not gone:
+        return None
+    return reply(
+        request, deps, now, _echo(raw, now, "Cancelled"),
+        Error.of(Code.OFFER_CODE_INVALID, f"offers no longer valid: {', '.join(gone)}"),
+    )
 
 
 def _replay_confirm(
@@ -329,7 +421,7 @@ def _replay_confirm(
                 path="message.order.id",
             ),
         )
-    return reply(request, deps, now, order_message(record))
+    return reply(request, deps, now, order_message(record, action="on_confirm"))
 
 
 def _order_values(
@@ -368,6 +460,8 @@ def _order_values(
         "start": start,
         "end": end,
     }
+    if draft.core_version == RetailVersion.V1_2_5:
+        fulfillment = retail125.confirmed_delivery(fulfillment, draft.provider_id)
     bap_terms = [t for t in raw.get("tags") or [] if t.get("code") == "bap_terms"]
     accepted = policy.auto_accept
     charges = policy.charges

@@ -57,6 +57,7 @@ class OfferedItem:
     returnable: bool
     return_window: str
     time_to_ship: str
+    category_id: str = ""  # the ONDC category: 1.2.5 offers may apply by category
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ _COLUMNS = (
     _i.c.id.label("i_id"), _i.c.name.label("i_name"), _i.c.price, _i.c.stock,
     _i.c.max_per_order, _i.c.enabled.label("i_enabled"), _i.c.fulfillment_id, _i.c.cod,
     _i.c.cancellable, _i.c.returnable, _i.c.return_window, _i.c.time_to_ship,
+    _i.c.category_id,
 )
 
 
@@ -181,6 +183,7 @@ async def read_offer(
             returnable=row.returnable,
             return_window=row.return_window,
             time_to_ship=row.time_to_ship,
+            category_id=row.category_id or "",
         )
         for row in rows
         if row.i_id is not None

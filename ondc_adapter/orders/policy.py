@@ -52,6 +52,12 @@ class OrderPolicy:
     court_jurisdiction: str = "Bengaluru"
     delay_interest: str = "1000.00"
     support_uri: str | None = None
+    # Retail 1.2.5 freebie / buyXgetY quote lines: False writes the spec's line (0.00 for a
+    # freebie, count x item_value for buyXgetY); True writes minus the units' worth, the only
+    # form ONDC's 1.2.5 on_select checker accepts, which takes that worth off what the buyer
+    # pays on top of giving the units (docs/offers.md, conflicts 6 and 7): a certification
+    # setting, not a commercial one
+    offer_gifts_as_validator: bool = False
     # fulfillment states a buyer may cancel in, with the fee in percent of the order value
     cancellation_fees: dict[str, str] = field(
         default_factory=lambda: {

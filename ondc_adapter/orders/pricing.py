@@ -11,7 +11,8 @@ selection (out of stock, not serviceable, cash on delivery, below the minimum or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,8 @@ class Pricing:
     lines: list[dict[str, Any]]
     fulfillment: dict[str, Any]  # our fulfillment: id, type, provider_name, TAT, start...
     error: Error | None
+    # items asked for beside the selection (retail 1.2.5: what offers may give), by id
+    gifts: dict[str, OfferedItem] = field(default_factory=dict)
 
 
 def requested_counts(items: list[OrderItem]) -> list[tuple[str, int]]:
@@ -55,16 +58,19 @@ async def price(
     items: list[OrderItem],
     fulfillments: list[Fulfillment] | None,
     payment: Payment | None,
+    extra_item_ids: Collection[str] = (),
 ) -> Pricing | Error:
+    """The selection priced. ``extra_item_ids`` are read in the same statement but kept out
+    of the quote (``Pricing.gifts``): the items 1.2.5 offers give, whose price and stock the
+    offers need; 1.2.0 passes none."""
     # the store asked for (as named, even empty); when the request names none, the
     # provider's first
     named = (
         provider_ref.locations[0].id if provider_ref.locations else items[0].location_id or None
     )
     requested = requested_counts(items)
-    offer = await read_offer(
-        session, provider_ref.id, named, [item_id for item_id, _ in requested]
-    )
+    asked = [item_id for item_id, _ in requested]
+    offer = await read_offer(session, provider_ref.id, named, [*asked, *extra_item_ids])
     if offer is None:
         return Error.of(
             Code.PROVIDER_NOT_FOUND,
@@ -84,6 +90,11 @@ async def price(
     if location.status == "close":
         return Error.of(Code.MERCHANT_UNAVAILABLE, "the store is not taking orders now")
     records = offer.items
+    gifts: dict[str, OfferedItem] = {}
+    if extra_item_ids:
+        gifts = {i: rec for i, rec in records.items() if i in extra_item_ids}
+        wanted = set(asked)
+        records = {i: rec for i, rec in records.items() if i in wanted}
     catalogue = {
         rec.id: CatalogueLine(
             id=rec.id,
@@ -172,7 +183,7 @@ async def price(
             "contact": {"phone": provider.phone, "email": provider.email},
         },
     }
-    return Pricing(provider, location, records, quote, lines, ours, error)
+    return Pricing(provider, location, records, quote, lines, ours, error, gifts)
 
 
 def provider_of(pricing: Pricing) -> dict[str, Any]:
