@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from ondc_adapter.protocol.durations import format_timestamp, parse_timestamp
-from ondc_adapter.sandbox import paths
+from ondc_adapter.sandbox import builders_125, paths
 from ondc_adapter.sandbox.flow_state import BuildError, FlowState, order_of
 from ondc_adapter.sandbox.issue_builders import build_issue, build_issue_open, build_on_issue
 
@@ -64,7 +64,7 @@ def build_search(state: FlowState, *, fulfillment_type: str = "Delivery",
     intent: dict[str, Any] = {
         "fulfillment": {"type": fulfillment_type},
         "payment": _search_payment(finder_fee),
-        "tags": [copy.deepcopy(BAP_FEATURES)],
+        "tags": builders_125.search_tags(state, [copy.deepcopy(BAP_FEATURES)]),
     }
     if category:
         intent["category"] = {"id": category}
@@ -106,7 +106,9 @@ def build_search_inc(state: FlowState, *, mode: str = "pull", window_seconds: in
         "message": {
             "intent": {
                 "payment": _search_payment("3"),
-                "tags": [{"code": "catalog_inc", "list": tag_list}, copy.deepcopy(BAP_FEATURES)],
+                "tags": builders_125.search_tags(
+                    state, [{"code": "catalog_inc", "list": tag_list}, copy.deepcopy(BAP_FEATURES)]
+                ),
             }
         },
     }
@@ -146,13 +148,30 @@ def pick_items(catalog: dict[str, Any], strategy: str, how_many: int) -> tuple[
     raise BuildError(f"on_search has no provider with {how_many} item(s) for {strategy!r}")
 
 
-def build_select(state: FlowState, *, items: str = "first_in_stock", how_many: int = 1,
-                 quantity: int | str = 1, payment_type: str | None = None) -> dict[str, Any]:
-    """``quantity``: a count, or ``over_stock`` (available + 1: the out-of-stock case)."""
+def _items_by_id(catalog: dict[str, Any], wanted: list[str]) -> tuple[
+    dict[str, Any], list[dict[str, Any]]
+]:
+    """The provider listing every item of ``wanted``, and those items in that order."""
+    for provider in catalog.get("bpp/providers") or []:
+        listed = {str(i.get("id")): i for i in provider.get("items") or []}
+        if all(w in listed for w in wanted):
+            return provider, [listed[w] for w in wanted]
+    raise BuildError(f"on_search has no provider listing items {wanted}")
+
+
+def build_select(state: FlowState, *, items: str | list[str] = "first_in_stock",
+                 how_many: int = 1, quantity: int | str = 1, payment_type: str | None = None,
+                 offer: str | None = None) -> dict[str, Any]:
+    """``items``: a strategy (``pick_items``) or a list of item ids; ``quantity``: a count, or
+    ``over_stock`` (available + 1: the out-of-stock case); ``offer`` (retail 1.2.5): an offer
+    id or type of the chosen provider's catalogue to apply (``order.offers``)."""
     on_search = state.latest("on_search")
     state.bpp_id = on_search["context"].get("bpp_id")
     state.bpp_uri = on_search["context"].get("bpp_uri")
-    provider, chosen = pick_items(on_search["message"]["catalog"], items, how_many)
+    if isinstance(items, list):
+        provider, chosen = _items_by_id(on_search["message"]["catalog"], [str(i) for i in items])
+    else:
+        provider, chosen = pick_items(on_search["message"]["catalog"], items, how_many)
     order_items = []
     for item in chosen:
         if quantity == "over_stock":
@@ -179,6 +198,8 @@ def build_select(state: FlowState, *, items: str = "first_in_stock", how_many: i
     }
     if payment_type:
         order["payment"] = {"type": payment_type}
+    if offer is not None:
+        order["offers"] = builders_125.selected_offers(state, provider, str(offer))
     return {"context": state.context("select"), "message": {"order": order}}
 
 
@@ -222,6 +243,7 @@ def build_init(state: FlowState, *, payment_type: str | None = None) -> dict[str
         ],
         "payment": {"type": ptype},
     }
+    builders_125.carry_offers(state, select, order)
     return {"context": state.context("init"), "message": {"order": order}}
 
 
@@ -261,6 +283,7 @@ def build_confirm(state: FlowState, *, order_id: str | None = None,
             },
         }
     )
+    builders_125.finder_fee(state, payment)
     fulfillments = copy.deepcopy(init["fulfillments"])
     offered = {f.get("id"): f for f in on_init.get("fulfillments") or []}
     for f in fulfillments:
@@ -283,6 +306,7 @@ def build_confirm(state: FlowState, *, order_id: str | None = None,
         "created_at": ctx["timestamp"],
         "updated_at": ctx["timestamp"],
     }
+    builders_125.carry_offers(state, init, order)
     return {"context": ctx, "message": {"order": order}}
 
 
@@ -298,10 +322,12 @@ def build_track(state: FlowState) -> dict[str, Any]:
     return {"context": state.context("track"), "message": {"order_id": state.order_id}}
 
 
-def build_cancel(state: FlowState, *, reason: str = "006", force: str | None = None
+def build_cancel(state: FlowState, *, reason: str | None = None, force: str | None = None
                  ) -> dict[str, Any]:
+    """``reason``: by default 006 in 1.2.0, 053 in 1.2.5 (its buyer reasons differ)."""
     if not state.order_id:
         raise BuildError("cancel needs a confirmed order")
+    reason = builders_125.cancel_reason(state, reason, "006")
     message: dict[str, Any] = {"order_id": state.order_id, "cancellation_reason_id": reason}
     if force is not None:
         message["descriptor"] = {
@@ -313,11 +339,13 @@ def build_cancel(state: FlowState, *, reason: str = "006", force: str | None = N
     return {"context": state.context("cancel"), "message": message}
 
 
-def build_update_return(state: FlowState, *, reason: str = "001", quantity: int = 1
+def build_update_return(state: FlowState, *, reason: str | None = None, quantity: int = 1
                         ) -> dict[str, Any]:
-    """Buyer return request (update_target item), as in flow 6 (return, liquidated)."""
+    """Buyer return request (update_target item), as in flow 6 (return, liquidated);
+    ``reason`` by default 001 in 1.2.0, 003 in 1.2.5 (whose return reasons are 002-005)."""
     if not state.order_id:
         raise BuildError("a return needs a delivered order")
+    reason = builders_125.return_reason(state, reason, "001")
     order = order_of(state, "on_confirm")
     item = order["items"][0]
     ctx = state.context("update")

@@ -413,6 +413,28 @@ def check_ack(ctx: CheckContext, arg: Any) -> list[str]:
     return []
 
 
+def check_catalog_offer(ctx: CheckContext, arg: Any) -> list[str]:
+    """Retail 1.2.5: some provider of the on_search lists the offer ``arg`` (its id) in
+    ``offers``, as the seller defined it."""
+    providers = paths.get(ctx.payload, "message.catalog.bpp/providers", []) or []
+    shown = [str(o.get("id")) for p in providers for o in p.get("offers") or []
+             if isinstance(o, dict)]
+    return [] if str(arg) in shown else [f"no provider offers {arg!r} (offers: {shown})"]
+
+
+def check_quote_offer(ctx: CheckContext, arg: Any) -> list[str]:
+    """Retail 1.2.5: the quote carries the offer ``arg``: a breakup line of title type
+    ``offer`` whose ``@ondc/org/item_id`` is the offer's id."""
+    quote = _quote_of(ctx.payload) or {}
+    lines = [line for line in quote.get("breakup") or [] if isinstance(line, dict)]
+    if any(line.get("@ondc/org/title_type") == "offer"
+           and str(line.get("@ondc/org/item_id")) == str(arg) for line in lines):
+        return []
+    kinds = [f"{line.get('@ondc/org/title_type')}:{line.get('@ondc/org/item_id')}"
+             for line in lines]
+    return [f"the quote has no offer line for {arg!r} ({kinds})"]
+
+
 CHECKS: dict[str, CheckFn] = {
     "signature": check_signature,
     "acked": check_acked,
@@ -434,6 +456,8 @@ CHECKS: dict[str, CheckFn] = {
     "path_exists": check_path_exists,
     "path_absent": check_path_absent,
     "ack": check_ack,
+    "catalog_offer": check_catalog_offer,
+    "quote_offer": check_quote_offer,
 }
 
 

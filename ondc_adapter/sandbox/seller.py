@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -123,6 +124,97 @@ def prepare_complaint_action(action: str, params: dict[str, Any], state: FlowSta
         return None, None
     answer = state.last.get("on_issue")
     return state.issue_id(), str(answer["context"]["message_id"]) if answer else None
+
+
+# Offer actions (retail 1.2.5): ``define_offer`` makes the seller define an offer of ``type``
+# on the first provider of the latest on_search (or of step ``from``) with items in stock,
+# through the adapter's admin API (``PUT /admin/providers/{pid}/offers/{offer_id}``), as a
+# seller would; ``id`` names the offer (default ``SANDBOX-<TYPE>``).
+OFFER_ACTIONS: dict[str, tuple[str, ...]] = {"define_offer": ("type", "id", "from")}
+OFFER_TYPES = ("discount", "buyXgetY", "freebie", "slab", "combo", "delivery", "exchange",
+               "financing")
+# how long a sandbox offer is valid around the moment it is defined
+OFFER_VALID_BEFORE = timedelta(hours=1)
+OFFER_VALID_AFTER = timedelta(days=30)
+
+
+def _paise(price: Any) -> int:
+    try:
+        return int((Decimal(str(price)) * 100).to_integral_value(rounding=ROUND_HALF_UP))
+    except (InvalidOperation, ValueError):
+        raise BuildError(f"define_offer: item price {price!r} is not a number") from None
+
+
+def _offer_terms(kind: str, item: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Qualifier and benefit of a sandbox offer of ``kind`` on ``item`` (``other``: a second
+    item of the same store, the combo's partner or the freebie; ``item`` itself when the store
+    has one). The cart the flows select (one unit of ``item``, and ``other`` for a combo)
+    always qualifies: a minimum value of one rupee."""
+    low = {"min_value_paise": 100}
+    if kind == "buyXgetY":  # buy one, get one more of the same item free
+        return {"qualifier": {**low, "item_count": 1},
+                "benefit": {"item_id": item["id"], "item_count": 1, "item_value_paise": 0}}
+    if kind == "freebie":
+        return {"qualifier": low,
+                "benefit": {"item_id": other["id"], "item_count": 1,
+                            "item_value_paise": _paise(paths.get(other, "price.value", 0))}}
+    if kind == "slab":  # 1 to 5 units: 5 % off, at most 100 rupees
+        return {"qualifier": {**low, "item_count": 1, "item_count_upper": 5},
+                "benefit": {"percent": "5.00", "cap_paise": 10000}}
+    if kind == "combo":
+        return {"qualifier": {**low, "item_ids": [other["id"]]},
+                "benefit": {"percent": "10.00", "cap_paise": 10000}}
+    if kind == "delivery":  # the delivery charge waived
+        return {"qualifier": low, "benefit": {"percent": "100.00"}}
+    # discount; exchange and financing carry no quote arithmetic: the node decides whether
+    # it takes them, the sandbox sends what a discount would
+    return {"qualifier": low, "benefit": {"percent": "10.00", "cap_paise": 5000}}
+
+
+def prepare_offer_action(params: dict[str, Any], state: FlowState
+                         ) -> tuple[str, str, dict[str, Any]]:
+    """Buyer-side part of ``define_offer``: the provider, the offer id and the admin API's body
+    (``offers.models.Offer`` without its id and provider, which the path names); completes
+    ``params`` with ``provider``, ``item`` (the offer's item), ``other`` (a second item of the
+    store) and ``offer`` (the id), for later steps (``${define:item}``)."""
+    unknown = sorted(set(params) - set(OFFER_ACTIONS["define_offer"]))
+    if unknown:
+        raise BuildError(f"define_offer takes {', '.join(OFFER_ACTIONS['define_offer'])}, "
+                         f"not {unknown}")
+    kind = str(params.get("type") or "")
+    if kind not in OFFER_TYPES:
+        raise BuildError(f"define_offer: type is one of {', '.join(OFFER_TYPES)}")
+    source = params.pop("from", None)
+    if source is not None:
+        if str(source) not in state.messages:
+            raise BuildError(f"define_offer: no earlier step {source!r}")
+        on_search = state.messages[str(source)]
+    else:
+        on_search = state.latest("on_search")
+    catalog = (on_search.get("message") or {}).get("catalog") or {}
+    try:
+        provider, chosen = pick_items(catalog, "first_in_stock", 2)
+    except BuildError:
+        provider, chosen = pick_items(catalog, "first_in_stock", 1)
+    item, other = chosen[0], chosen[-1]
+    location = item.get("location_id") or paths.get(provider, "locations[0].id", None)
+    offer_id = str(params.get("id") or f"SANDBOX-{kind.upper()}")
+    now = utcnow()
+    body: dict[str, Any] = {
+        "type": kind,
+        "valid_from": (now - OFFER_VALID_BEFORE).isoformat(),
+        "valid_to": (now + OFFER_VALID_AFTER).isoformat(),
+        "location_ids": [location] if location else [],
+        "item_ids": [item["id"]],
+        **_offer_terms(kind, item, other),
+        # applied only when the buyer asks (select's order.offers), alone
+        "additive": False,
+        "auto": False,
+        "title": f"Sandbox {kind} offer",
+    }
+    params.update(provider=str(provider["id"]), item=str(item["id"]), other=str(other["id"]),
+                  offer=offer_id)
+    return str(provider["id"]), offer_id, body
 
 
 # How long a catalogue action waits for the adapter to have handled the flow's latest search
@@ -294,12 +386,18 @@ class ServiceSeller:
         action = capability.removeprefix("seller.")
         if action in CATALOGUE_ACTIONS or action in ISSUE_ACTIONS or action in COMPLAINT_ACTIONS:
             return True
+        if action in OFFER_ACTIONS:
+            # tried through the admin API; a node without its offers route fails the step
+            # with that reason rather than the flow being reported unsupported up front
+            return True
         service = self._service()
         name = self.FUNCTIONS.get(action)
         return service is not None and name is not None and hasattr(service, name)
 
     def actions(self) -> list[str]:
-        """Every seller action this adapter offers (``sandbox up`` publishes the list)."""
+        """Every seller action this adapter offers (``sandbox up`` publishes the list).
+        ``define_offer`` is not among them: the ``sandbox up`` endpoint does not take it yet,
+        so a ``--url`` run reports an offer flow unsupported."""
         return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *ISSUE_ACTIONS,
                             *COMPLAINT_ACTIONS] if self.supports(f"seller.{a}")]
 
@@ -307,6 +405,9 @@ class ServiceSeller:
         if action in CATALOGUE_ACTIONS:
             after = prepare_catalogue_action(action, params, state)
             return await self.catalogue_action(action, params, after_message_id=after)
+        if action in OFFER_ACTIONS:
+            provider, offer_id, body = prepare_offer_action(params, state)
+            return await self.define_offer(provider, offer_id, body)
         if action in ISSUE_ACTIONS:
             issue_id, after = prepare_issue_action(action, params, state)
             return await self.issue_action(action, params, issue_id=issue_id,
@@ -347,6 +448,28 @@ class ServiceSeller:
         st.dispatcher.wake()
         detail = params.get("state") or params.get("reason") or ""
         return f"{action} {detail}".strip()
+
+    async def define_offer(self, provider: str, offer_id: str, body: dict[str, Any]) -> str:
+        """``PUT /admin/providers/{provider}/offers/{offer_id}`` on the adapter's own app (in
+        process, with its admin key), as a seller's back office would call it. A node whose
+        admin API has no such route yet (issue 16's offer storage) fails the step saying so."""
+        settings = self.app.state.settings
+        key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
+        path = f"/admin/providers/{provider}/offers/{offer_id}"
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://adapter") as http:
+            response = await http.put(path, json=body, headers={"X-API-Key": key})
+        # FastAPI answers a path it has no route for 404 "Not Found" (a missing provider is a
+        # 404 with the node's own detail), and a path with other methods only 405
+        if response.status_code == 405 or (
+                response.status_code == 404 and '"Not Found"' in response.text[:200]):
+            raise SellerActionFailed(
+                f"define_offer: the adapter's admin API has no PUT {path} route yet (HTTP "
+                f"{response.status_code}; issue 16's offer storage): pending")
+        if response.status_code >= 300:
+            raise SellerActionFailed(f"define_offer: PUT {path} -> {response.status_code}: "
+                                     f"{response.text[:300]}")
+        return f"define_offer {body['type']} {offer_id} on {provider}"
 
     async def _settled(self, message_id: str, action: str = "search") -> None:
         """Wait until the adapter has handled the request ``message_id`` (its inbox row is
