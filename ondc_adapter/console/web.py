@@ -306,13 +306,14 @@ async def set_language(request: Request) -> Response:
 
 def add_console(app: FastAPI) -> None:
     """Mount the console: its pages, its static files, and its answers to refusals."""
-    from ondc_adapter.console import issues, items, orders, rejections, store
+    from ondc_adapter.console import issues, items, offers, orders, rejections, store
 
     app.include_router(router)
     app.include_router(items.router)
     app.include_router(orders.router)
     app.include_router(issues.router)
     app.include_router(store.router)
+    app.include_router(offers.router)
     app.include_router(rejections.router)
     app.mount(
         "/console/static", StaticFiles(directory=HERE / "static"), name="console-static"

@@ -7,12 +7,15 @@ isolation case here fails ``test_every_console_route_has_an_isolation_case``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from console_kit import sign_in, token
 from sqlalchemy import select
 
+from ondc_adapter.catalogue import offer_store
+from ondc_adapter.catalogue.offer_tables import OfferRow
 from ondc_adapter.catalogue.tables import Item, Location, Provider
 from ondc_adapter.igm.tables import IssueEvent, IssueRecord
 from ondc_adapter.orders.tables import OrderRecord, OrderTransition
@@ -24,6 +27,21 @@ NOT_STORE_SCOPED = {
     "/console/", "/console/login", "/console/logout", "/console/language",
     "/console/items/new", "/console/items/upload", "/console/static",
 }
+
+
+OFFER_B = "P2-OFFER"  # an offer of store P2 (added by the test)
+OFFER_FORM = {"store": "P2", "type": "discount", "kind": "percent", "value": "90",
+              "valid_from": "2026-01-01T00:00", "valid_to": "2027-01-01T00:00", "loc_0": "1",
+              "enabled": "1"}
+
+
+async def add_offer_b(db: Database) -> None:
+    data = {"id": OFFER_B, "type": "discount", "valid_from": "2026-01-01T00:00:00Z",
+            "valid_to": "2027-01-01T00:00:00Z", "item_ids": ["J1"],
+            "benefit": {"percent": "5.00"}, "additive": True, "auto": True}
+    async with db.session() as session:
+        given = await offer_store.check_offer(session, "P2", data)
+        await offer_store.put_offer(session, given, now=datetime.now(UTC))
 
 
 def cases(order_b: str, issue_b: str) -> list[tuple[str, str, str, dict[str, str]]]:
@@ -65,6 +83,17 @@ def cases(order_b: str, issue_b: str) -> list[tuple[str, str, str, dict[str, str
         ("/console/store", "POST", "/console/store",
          {"store": "P2", "name": "taken over", "phone": "9876543210",
           "email": "x@example.com"}),
+        ("/console/offers", "GET", "/console/offers?store=P2", {}),
+        ("/console/offers/new", "GET", "/console/offers/new?type=discount&store=P2", {}),
+        ("/console/offers/new", "POST", "/console/offers/new", {**OFFER_FORM, "id": "X1"}),
+        ("/console/offers/{offer_id}", "GET", f"/console/offers/{OFFER_B}?store=P2", {}),
+        ("/console/offers/{offer_id}", "POST", f"/console/offers/{OFFER_B}", OFFER_FORM),
+        ("/console/offers/{offer_id}/enabled", "POST", f"/console/offers/{OFFER_B}/enabled",
+         {"store": "P2", "enabled": "0"}),
+        ("/console/offers/{offer_id}/delete", "GET",
+         f"/console/offers/{OFFER_B}/delete?store=P2", {}),
+        ("/console/offers/{offer_id}/delete", "POST", f"/console/offers/{OFFER_B}/delete",
+         {"store": "P2"}),
     ]
 
 
@@ -76,6 +105,7 @@ async def snapshot(db: Database) -> list[Any]:
             (Provider, Provider.id == "P2"), (Location, Location.provider_id == "P2"),
             (Item, Item.provider_id == "P2"), (OrderRecord, OrderRecord.provider_id == "P2"),
             (OrderTransition, None), (OutboxEntry, None), (IssueRecord, None), (IssueEvent, None),
+            (OfferRow, OfferRow.provider_id == "P2"),
         ):
             query = select(model) if where is None else select(model).where(where)
             for row in (await session.scalars(query)).all():
@@ -105,6 +135,7 @@ async def test_every_console_route_has_an_isolation_case(
 async def test_seller_a_gets_404_for_every_route_with_seller_b_ids(
     asha: httpx.AsyncClient, stores: dict[str, str], issues: dict[str, Any], pg_db: Database
 ) -> None:
+    await add_offer_b(pg_db)
     before = await snapshot(pg_db)
     csrf = token((await asha.get("/console/items")).text)
     for _template, method, url, fields in cases(stores["P2"], issues["P2"].issue_id):
