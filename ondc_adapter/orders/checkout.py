@@ -9,6 +9,7 @@ on the drafts and the order); a later step in another version is refused in its 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete
@@ -28,6 +29,7 @@ from ondc_adapter.orders.tables import OrderRecord
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.durations import format_timestamp, parse_duration, parse_timestamp
 from ondc_adapter.protocol.errors import Code
+from ondc_adapter.protocol.money import format_money
 from ondc_adapter.protocol.order_requests import ConfirmMessage, InitMessage, SelectMessage
 from ondc_adapter.protocol.versions import RetailVersion
 
@@ -116,6 +118,19 @@ def _with_offers(
     return offers_quote.with_offers(quote, lines), offered.error
 
 
+def _without(quote: dict[str, Any], declined: set[str]) -> dict[str, Any]:
+    """on_select's quote without the offers the buyer declined in init (1.2.5): the quote
+    that declining makes is no change to refuse."""
+    if not declined:
+        return quote
+    kept = [
+        b for b in quote["breakup"]
+        if not (b.get("@ondc/org/title_type") == "offer" and b.get("@ondc/org/item_id") in declined)
+    ]
+    total = sum((Decimal(b["price"]["value"]) for b in kept), Decimal(0))
+    return {**quote, "breakup": kept, "price": {**quote["price"], "value": format_money(total)}}
+
+
 def _payment_terms(
     policy: OrderPolicy, asked: dict[str, Any] | None, beneficiary: str
 ) -> dict[str, Any]:
@@ -161,6 +176,7 @@ async def handle_init(
         return reply(request, deps, now, {}, pricing)
     quote = pricing.quote.wire(ttl=policy.quote_ttl)
     offer_error = None
+    declined: set[str] = set()
     if v125:
         chosen, declined = offers_quote.selection(raw)
         if "offers" not in raw:  # the buyer keeps on_select's offers
@@ -225,7 +241,7 @@ async def handle_init(
     if (
         error is None
         and selected is not None
-        and commercial_terms(selected["quote"]) != commercial_terms(quote)
+        and commercial_terms(_without(selected["quote"], declined)) != commercial_terms(quote)
     ):
         # prices moved between select and init although everything is available
         error = Error.of(Code.QUOTE_CHANGED, "the quote changed since on_select")
