@@ -54,7 +54,11 @@ async def handle_select(
     order = msg.order
     v125 = request.context.core_version == RetailVersion.V1_2_5
     offers = (
-        await offers_quote.provider_offers(session, deps, order.provider.id, now) if v125 else []
+        await offers_quote.provider_offers(
+            session, deps, order.provider.id, request.context.sent_at
+        )
+        if v125
+        else []
     )
     pricing = await price(
         session, policy, order.provider, order.items, order.fulfillments, order.payment,
@@ -166,7 +170,11 @@ async def handle_init(
     raw = request.message["order"]
     v125 = request.context.core_version == RetailVersion.V1_2_5
     offers = (
-        await offers_quote.provider_offers(session, deps, order.provider.id, now) if v125 else []
+        await offers_quote.provider_offers(
+            session, deps, order.provider.id, request.context.sent_at
+        )
+        if v125
+        else []
     )
     pricing = await price(
         session, policy, order.provider, order.items, order.fulfillments, order.payment,
@@ -402,7 +410,9 @@ async def _offers_gone(
         return None
     offers = {
         o.id: o
-        for o in await offers_quote.provider_offers(session, deps, draft.provider_id, now)
+        for o in await offers_quote.provider_offers(
+            session, deps, draft.provider_id, request.context.sent_at
+        )
     }
     at = request.context.sent_at
     gone = [i for i in quoted if i not in offers or not offers[i].is_valid_at(at)]

@@ -6,10 +6,10 @@ the store, the stock of the items offers give) and writes its result into the qu
 handlers already build: the 1.2.0 lines unchanged, then one ``@ondc/org/title_type: "offer"``
 line per applied offer, and a price that is the exact sum of the breakup (integer paise).
 
-Where the offers come from: ``SellerDeps.extras["offer_source"]``, an async callable
-``(session, provider_id, at) -> [Offer]`` in the seller's order. The offer storage is being
-added beside this work; until it is wired here no source means no offers (a 1.2.5 quote then
-equals the 1.2.0 one). 1.2.0 never calls anything in this module.
+Where the offers come from: the offer store (``catalogue.offer_store.offers_for``: enabled,
+valid at the request's time, in the seller's order), or ``SellerDeps.extras["offer_source"]``,
+an async callable ``(session, provider_id, at) -> [Offer]``, when one is given. 1.2.0 never
+calls anything in this module (no read is added to its path).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ondc_adapter.catalogue import offer_store
 from ondc_adapter.exchange import SellerDeps
 from ondc_adapter.offers import Cart, CartLine, GiftStock, Offer, OfferQuote, apply_offers
 from ondc_adapter.offers.models import ITEMS_GIVEN
@@ -40,11 +41,13 @@ OFFER = "offer"
 async def provider_offers(
     session: AsyncSession, deps: SellerDeps, provider_id: str, at: datetime
 ) -> list[Offer]:
-    """The provider's offers in the seller's order (none without a source)."""
+    """The provider's enabled offers valid at ``at``, in the seller's order: the offer store's
+    (one read, on the 1.2.5 path only), or ``SellerDeps.extras["offer_source"]``'s when one is
+    given (tests, a deployment that keeps offers elsewhere)."""
     source = deps.extras.get("offer_source")
-    if source is None:
-        return []
-    return list(await source(session, provider_id, at))
+    if source is not None:
+        return list(await source(session, provider_id, at))
+    return (await offer_store.offers_for(session, [provider_id], at)).get(provider_id, [])
 
 
 def gift_item_ids(offers: Iterable[Offer]) -> list[str]:

@@ -190,3 +190,20 @@ async def test_cod_on_init_settlement_window_as_hours(each_db: Database) -> None
     assert hours_or_minutes("P1D") == "PT24H" and hours_or_minutes("PT90S") == "PT1M"
     paid = on_init_payment({"collected_by": "BPP", "@ondc/org/settlement_window": "P1D"})
     assert paid["@ondc/org/settlement_window"] == "PT24H"
+
+
+async def test_offers_come_from_the_offer_store(each_db: Database) -> None:
+    """No offer_source: the seller's stored offers (enabled, valid now) are applied."""
+    from ondc_adapter.catalogue.offer_store import OfferInput, put_offer, set_enabled
+
+    buyer = await buyer_125(each_db, [DISCOUNT])
+    del buyer.deps.extras["offer_source"]
+    async with each_db.session() as session:
+        await put_offer(session, OfferInput(DISCOUNT), now=buyer.clock())
+    sel = await select_125(buyer, [("I1", 1)], ["flat100"])
+    assert sel.error is None and sel.order["quote"]["price"]["value"] == "450.00"
+    await buyer.init()
+    async with each_db.session() as session:
+        await set_enabled(session, "P1", "flat100", False, now=buyer.clock())
+    con = await buyer.confirm()  # switched off since: no longer valid
+    assert con.error is not None and con.error["code"] == "30006"
