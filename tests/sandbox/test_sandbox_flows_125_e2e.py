@@ -71,3 +71,38 @@ async def test_a_1_2_5_flow_is_played_end_to_end(flow: str, tmp_path: Path) -> N
 )
 async def test_a_1_2_5_flow_waiting_for_the_node(flow: str, tmp_path: Path) -> None:
     await _play(flow, tmp_path)
+
+
+_DEFINE = """flow: define-{kind}
+core_version: "1.2.5"
+name: the seller defines a {kind} offer
+requires: [seller.define_offer]
+steps:
+  - {{id: search, send: search}}
+  - {{id: on_search, await: on_search, reply_to: search, checks: [no_error]}}
+  - {{id: define, seller: define_offer, params: {{type: {kind}, from: on_search}}}}
+"""
+
+
+@pytest.mark.parametrize(("kind", "taken"), [("discount", True), ("combo", True),
+                                             ("freebie", True), ("exchange", False)])
+async def test_the_seller_defines_an_offer_through_the_admin_api(
+    kind: str, taken: bool, tmp_path: Path
+) -> None:
+    """define_offer's body is one the node's admin API takes for every type it models; a type
+    it does not (exchange) fails the step with the node's own 422."""
+    folder = tmp_path / "flows" / VERSION
+    folder.mkdir(parents=True)
+    (folder / f"define-{kind}.yaml").write_text(_DEFINE.format(kind=kind))
+    output = await run_flow(
+        f"define-{kind}", domain="ONDC:RET16", core_version=VERSION,
+        scenario_dir=tmp_path / "flows",
+        options=NetworkOptions(domains=["ONDC:RET16"], work_dir=tmp_path),
+    )
+    define = output.result.outcomes[-1]
+    if taken:
+        assert output.result.ok, [p for o in output.result.outcomes for p in o.problems]
+        assert f"SANDBOX-{kind.upper()}" in define.key_fields["did"]
+    else:
+        assert define.status == "fail"
+        assert "-> 422" in " ".join(define.problems)
