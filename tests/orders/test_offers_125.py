@@ -207,3 +207,23 @@ async def test_offers_come_from_the_offer_store(each_db: Database) -> None:
         await set_enabled(session, "P1", "flat100", False, now=buyer.clock())
     con = await buyer.confirm()  # switched off since: no longer valid
     assert con.error is not None and con.error["code"] == "30006"
+
+
+async def test_a_120_transaction_never_sees_offers(each_db: Database) -> None:
+    """The same seller, an auto offer defined: a 1.2.0 transaction's quote and order have no
+    offer line, no cancellation_terms, no routing tag (1.2.0's bytes)."""
+    buyer = await buyer_125(each_db, [FREEBIE])
+    buyer.core_version = "1.2.0"
+
+    async def refuse(*_: Any) -> list[Offer]:
+        raise AssertionError("1.2.0 must not read offers")
+
+    buyer.deps.extras["offer_source"] = refuse
+    sel = await buyer.select([("I1", 1)])
+    assert offer_lines(sel.order["quote"]) == {}
+    assert sel.order["quote"]["price"]["value"] == "550.00"
+    ini = await buyer.init()
+    assert "cancellation_terms" not in ini.order and ini.order["payment"]["collected_by"] == "BAP"
+    con = await buyer.confirm()
+    assert "tags" not in con.order["fulfillments"][0]
+    assert "provider_id" not in con.order["fulfillments"][0]
