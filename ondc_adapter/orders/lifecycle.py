@@ -33,8 +33,10 @@ from ondc_adapter.protocol.durations import format_timestamp
 from ondc_adapter.protocol.errors import Code
 
 # Forward states in which the parcel is still at the store: a part cancel, or new delivery
-# instructions, are still possible.
-BEFORE_PICKUP = frozenset({F.PENDING, F.PACKED, F.AGENT_ASSIGNED, F.OUT_FOR_PICKUP, F.AT_PICKUP})
+# instructions, are still possible (Pickup-failed: retail 1.2.5, the agent left without it).
+BEFORE_PICKUP = frozenset(
+    {F.PENDING, F.PACKED, F.AGENT_ASSIGNED, F.OUT_FOR_PICKUP, F.AT_PICKUP, F.PICKUP_FAILED}
+)
 
 
 class IllegalTransition(ValueError):

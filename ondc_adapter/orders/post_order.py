@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.exchange import InboundRequest, OutboundMessage, SellerDeps
 from ondc_adapter.orders import cancellation, lifecycle, repository
+from ondc_adapter.orders.after125 import callback_message, is_125, tracking_125
 from ondc_adapter.orders.build import forward_fulfillment, order_message
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import RETURN_REASONS, Party, cancel_reason
 from ondc_adapter.orders.replies import callback_time, not_found, other_version, parse, reply
 from ondc_adapter.orders.returns import request_return
-from ondc_adapter.orders.state import F
+from ondc_adapter.orders.state import PICKED_UP
 from ondc_adapter.orders.tables import OrderRecord
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.durations import parse_duration
@@ -49,7 +50,7 @@ async def handle_status(
         return reply(request, deps, now, {}, not_found(msg.order_id))
     if refused := other_version(request, deps, now, record.core_version):
         return refused
-    return reply(request, deps, now, order_message(record, action="on_status"))
+    return reply(request, deps, now, callback_message(record, "on_status"))
 
 
 async def handle_track(
@@ -75,13 +76,13 @@ async def handle_track(
             {"tracking": {"id": fwd["id"], "status": "inactive"}},
             Error.of(Code.TRACKING_NOT_ENABLED, "tracking is not enabled for this order"),
         )
-    moving = record.fulfillment_state in (
-        F.ORDER_PICKED_UP,
-        F.IN_TRANSIT,
-        F.AT_DESTINATION_HUB,
-        F.OUT_FOR_DELIVERY,
-    )
+    moving = record.fulfillment_state in PICKED_UP  # the parcel is on its way
     base = str(deps.settings.bpp_uri).rstrip("/")
+    if is_125(record):
+        tracking_125_ = tracking_125(
+            record, fwd, url=f"{base}/track/{record.order_id}", active=moving, now=now
+        )
+        return reply(request, deps, now, {"tracking": tracking_125_})
     start_location = (fwd.get("start") or {}).get("location") or {}
     tracking: dict[str, Any] = {
         "id": fwd["id"],
@@ -112,7 +113,7 @@ async def handle_cancel(
 
     def answer(error: Error | None = None) -> list[OutboundMessage]:
         """on_cancel with the order as it stands (and the refusal, if any)."""
-        return reply(request, deps, now, order_message(found, action="on_cancel"), error)
+        return reply(request, deps, now, callback_message(found, "on_cancel"), error)
 
     reason = cancel_reason(msg.cancellation_reason_id, Party.BUYER)
     if reason is None:

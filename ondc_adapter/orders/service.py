@@ -20,11 +20,11 @@ from ondc_adapter import outbox
 from ondc_adapter.catalogue.handler import push_stock_changes
 from ondc_adapter.exchange import OutboundMessage
 from ondc_adapter.orders import cancellation, forward, repository, returns
+from ondc_adapter.orders.after125 import callback_message
 from ondc_adapter.orders.build import (
     forward_fulfillment,
     fulfillment,
     fulfillment_state,
-    order_message,
 )
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import (
@@ -85,7 +85,7 @@ async def _push(
     default: a buyer app that ordered in 1.2.5 hears about the order in 1.2.5."""
     base = Context.model_validate({**record.context, "core_version": record.core_version})
     message = OutboundMessage.unsolicited(
-        base, action, order_message(record, action=action), settings=settings, now=now
+        base, action, callback_message(record, action), settings=settings, now=now
     )
     await outbox.enqueue(session, message, now=now)
     await push_stock_changes(session, settings, now=now)

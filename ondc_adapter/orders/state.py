@@ -38,10 +38,13 @@ class FState(StrEnum):
     AGENT_ASSIGNED = "Agent-assigned"
     AT_PICKUP = "At-pickup"
     OUT_FOR_PICKUP = "Out-for-pickup"
+    PICKUP_FAILED = "Pickup-failed"  # retail 1.2.5
     ORDER_PICKED_UP = "Order-picked-up"
+    AT_DELIVERY = "At-delivery"  # retail 1.2.5
     IN_TRANSIT = "In-transit"
     AT_DESTINATION_HUB = "At-destination-hub"
     OUT_FOR_DELIVERY = "Out-for-delivery"
+    DELIVERY_FAILED = "Delivery-failed"  # retail 1.2.5
     ORDER_DELIVERED = "Order-delivered"
     CANCELLED = "Cancelled"
     RTO_INITIATED = "RTO-Initiated"
@@ -112,8 +115,10 @@ INITIAL: dict[FulfillmentType, FState] = {
 }
 
 # From these forward states on the parcel has left the store: a cancel becomes an RTO.
+# (At-delivery and Delivery-failed are reached by 1.2.5 orders only.)
 PICKED_UP = frozenset(
-    {F.ORDER_PICKED_UP, F.IN_TRANSIT, F.AT_DESTINATION_HUB, F.OUT_FOR_DELIVERY}
+    {F.ORDER_PICKED_UP, F.IN_TRANSIT, F.AT_DESTINATION_HUB, F.OUT_FOR_DELIVERY, F.AT_DELIVERY,
+     F.DELIVERY_FAILED}
 )
 # From these on, ONDC requires start.time.timestamp and the invoice document (protocol.md 4.7).
 NEEDS_PICKUP_TIME = PICKED_UP | {F.ORDER_DELIVERED}
@@ -134,14 +139,18 @@ class Refusal:
 
 
 def check_fulfillment(
-    ftype: FulfillmentType | str, current: FState | str, target: FState | str
+    ftype: FulfillmentType | str,
+    current: FState | str,
+    target: FState | str,
+    machine: dict[FState, frozenset[FState]] | None = None,
 ) -> Refusal | None:
-    """None when ``current -> target`` is legal for a fulfillment of ``ftype``."""
+    """None when ``current -> target`` is legal for a fulfillment of ``ftype``; ``machine``
+    replaces the type's own (a 1.2.5 Delivery's, ``delivery_machine``)."""
     try:
         kind = FulfillmentType(ftype)
     except ValueError:
         return Refusal(f"unknown fulfillment type {ftype!r}")
-    machine = MACHINES[kind]
+    machine = machine if machine is not None else MACHINES[kind]
     try:
         src, dst = FState(current), FState(target)
     except ValueError as exc:
@@ -158,6 +167,56 @@ def check_fulfillment(
         allowed = ", ".join(sorted(machine[src]))
         return Refusal(f"cannot go from {src} to {dst} (next: {allowed})")
     return None
+
+
+# Retail 1.2.5 (issue 16): the Delivery moves ONDC's 1.2.5 validator allows
+# (constants/fulfillmentStates.ts STATE_TRANSITIONS, as lvu/flows_125 holds it for the checks;
+# repeated here because the order logic does not import the validator port, and a test keeps
+# the two equal), Cancelled being cancellation's. Then each routing drops the states its
+# checkers refuse (routingValidator.ts isStateForbiddenForRouting): a hyperlocal P2P parcel has
+# no hub or failed attempts, an intercity P2H2P one is never "at" the pickup or delivery point.
+ROUTING_P2P = "P2P"
+ROUTING_P2H2P = "P2H2P"
+DELIVERY_TRANSITIONS_125: dict[FState, frozenset[FState]] = {
+    F.PENDING: frozenset({F.PACKED, F.CANCELLED}),
+    F.PACKED: frozenset(
+        {F.AGENT_ASSIGNED, F.AT_PICKUP, F.OUT_FOR_PICKUP, F.ORDER_PICKED_UP, F.CANCELLED}
+    ),
+    F.AGENT_ASSIGNED: frozenset({F.AT_PICKUP, F.OUT_FOR_PICKUP, F.ORDER_PICKED_UP, F.CANCELLED}),
+    F.AT_PICKUP: frozenset({F.ORDER_PICKED_UP, F.CANCELLED}),
+    F.OUT_FOR_PICKUP: frozenset({F.PICKUP_FAILED, F.ORDER_PICKED_UP, F.CANCELLED}),
+    F.PICKUP_FAILED: frozenset({F.OUT_FOR_PICKUP, F.ORDER_PICKED_UP, F.CANCELLED}),
+    F.ORDER_PICKED_UP: frozenset(
+        {F.AT_DELIVERY, F.IN_TRANSIT, F.OUT_FOR_DELIVERY, F.ORDER_DELIVERED, F.CANCELLED}
+    ),
+    F.AT_DELIVERY: frozenset({F.ORDER_DELIVERED, F.CANCELLED}),
+    F.IN_TRANSIT: frozenset({F.AT_DESTINATION_HUB, F.CANCELLED}),
+    F.AT_DESTINATION_HUB: frozenset({F.OUT_FOR_DELIVERY, F.CANCELLED}),
+    F.OUT_FOR_DELIVERY: frozenset({F.DELIVERY_FAILED, F.ORDER_DELIVERED, F.CANCELLED}),
+    F.DELIVERY_FAILED: frozenset({F.OUT_FOR_DELIVERY, F.ORDER_DELIVERED, F.CANCELLED}),
+    F.ORDER_DELIVERED: frozenset(),
+    F.CANCELLED: frozenset(),
+}
+ROUTING_FORBIDDEN: dict[str, frozenset[FState]] = {
+    ROUTING_P2P: frozenset({F.OUT_FOR_PICKUP, F.PICKUP_FAILED, F.IN_TRANSIT,
+                            F.AT_DESTINATION_HUB, F.OUT_FOR_DELIVERY, F.DELIVERY_FAILED}),
+    ROUTING_P2H2P: frozenset({F.AT_PICKUP, F.AT_DELIVERY}),
+}
+
+
+def delivery_machine(
+    core_version: str, routing: str | None
+) -> dict[FState, frozenset[FState]]:
+    """The Delivery fulfillment's machine of an order: 1.2.0's as ever; 1.2.5's without the
+    states its routing forbids (P2P when the order names none: the seller's own delivery)."""
+    if core_version != "1.2.5":
+        return DELIVERY_TRANSITIONS
+    forbidden = ROUTING_FORBIDDEN.get(routing or ROUTING_P2P, ROUTING_FORBIDDEN[ROUTING_P2P])
+    return {
+        state: nxt - forbidden
+        for state, nxt in DELIVERY_TRANSITIONS_125.items()
+        if state not in forbidden
+    }
 
 
 def order_state_for(forward: FState | str, *, accepted: bool = True) -> OrderState:
