@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # serialised items kept in memory between searches (catalogue.on_search_cache); 0 turns it off
     on_search_cache_mb: int = Field(default=512, ge=0)
     # whole answers to filtered searches kept this long (catalogue.reply_cache); 0 turns it off
-    search_reply_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    search_reply_cache_seconds: float = Field(default=30.0, ge=0, le=300)
     # which stores answer a search of a city: only the stores located in it ("located", the
     # default: ONDC's log validator wants each provider's first store in context.city, so this
     # is what certifies), or every store serving it ("serving": the stores in the city first,

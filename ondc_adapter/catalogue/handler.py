@@ -172,10 +172,13 @@ async def search_pages(
     providers, the index's matches when the intent filters, then the catalogue streamed from
     the database. ``index`` None builds a throw-away one (correct, slow for big catalogues);
     ``cities`` defaults to the shipped city table; ``cache``, the process's ``OnSearchCache``;
-    ``replies``, the process's ``ReplyCache`` of whole answers (filtered searches only: they
-    bring the index up to date first, so its watermarks stand for the catalogue's state);
+    ``replies``, the process's ``ReplyCache`` of whole answers (filtered searches with the
+    process's index only: they bring it up to date first, so its ``version`` stands for the
+    catalogue's state);
     ``located_only``, only the stores located in ``city`` answer (``ONDC_SEARCH_STORES``)."""
     query = parse_intent(intent, domain)
+    # a throw-away index's answers could never be asked for again (see ``version``)
+    throw_away = index is None
     index = index if index is not None else SearchIndex()
     # incremental: only rows changed since the last search; the item index only when needed
     if query.has_filters:
@@ -195,10 +198,10 @@ async def search_pages(
         domain=domain, item_ids=item_ids, provider_ids=providers, cache=cache,
         stores_first=local,
     )
-    if replies is None or item_ids is None:
+    if replies is None or item_ids is None or throw_away:
         return pages
     key = (
-        domain, now.date(), index.watermark, index.provider_watermark, max_bytes,
+        domain, now.date(), index.version, max_bytes,
         tuple(item_ids), tuple(providers),
         # the same stores serve several cities; each city's own come first in its answer
         tuple(sorted((p, tuple(sorted(ids))) for p, ids in local.items())),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -29,10 +30,17 @@ from ondc_adapter.catalogue.driver_sql import DriverStatement, among_param
 from ondc_adapter.catalogue.item_text import ITEM_COLUMNS, KEY_COLUMNS, item_text, row_key
 from ondc_adapter.catalogue.json_text import Timestamps
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache, ProviderKey
+from ondc_adapter.catalogue.on_search_offers import (
+    ActiveOffers,
+    live_store_ids,
+    read_offers,
+    with_offers,
+)
 from ondc_adapter.catalogue.on_search_reads import provider_headers, provider_key
 from ondc_adapter.catalogue.page_builder import Page, PageBuilder, provider_texts
 from ondc_adapter.catalogue.provider_header import ProviderHeader, variant_group_json
 from ondc_adapter.catalogue.tables import Item, Provider
+from ondc_adapter.protocol.versions import RetailVersion
 
 # Read after the item columns of each row: what the header needs to know of the item and of
 # its provider (the provider's state is the key its cached header parts are held under).
@@ -137,9 +145,13 @@ async def id_list_pages(
     ts: Timestamps,
     cache: OnSearchCache | None,
     stores_first: Mapping[str, Collection[str]] | None,
+    version: RetailVersion = RetailVersion.V1_2_0,
+    offers: ActiveOffers | None = None,
+    now: datetime | None = None,
 ) -> AsyncIterator[Page]:
     """``on_search_pages.iter_pages`` of a (non-incremental) search of a short id list:
-    the same pages, from ``read_id_list`` and the headers of the providers it found."""
+    the same pages, from ``read_id_list`` and the headers of the providers it found
+    (``version`` and ``offers`` as there)."""
     read = await read_id_list(
         session, item_ids, domain=domain,
         allowed=set(provider_ids) if provider_ids is not None else None,
@@ -147,6 +159,10 @@ async def id_list_pages(
     )
     headers = await provider_headers(session, sorted(read.providers), cache,
                                      known=read.providers)
+    if version is RetailVersion.V1_2_5 and offers is None:
+        if now is None:
+            raise ValueError("a 1.2.5 answer needs the instant its offers are valid at")
+        offers = await read_offers(session, sorted(headers), now)
     firsts = stores_first or {}
     lead = set(firsts) & set(headers)
     for provider_id in lead:
@@ -164,7 +180,8 @@ async def id_list_pages(
         if key != current:
             builder.end_provider()
             current = key
-            _start(builder, headers[row[1]], row[2], ts, today, read.categories[key], cache)
+            _start(builder, headers[row[1]], row[2], ts, today, read.categories[key], cache,
+                   version, offers)
         builder.add_item(text, row[3])
     builder.end_provider()
     for page in builder.finish():
@@ -172,18 +189,25 @@ async def id_list_pages(
 
 
 def _start(builder: PageBuilder, header: ProviderHeader, domain: str, ts: Timestamps,
-           today: str, categories: set[str], cache: OnSearchCache | None) -> None:
+           today: str, categories: set[str], cache: OnSearchCache | None,
+           version: RetailVersion, offers: ActiveOffers | None) -> None:
     """Open the provider's part of the page; its header's text is kept in ``cache``, under
-    everything it is made from, so a provider found again that day is not serialised again."""
+    everything it is made from (the version answered included: 1.2.5 headers differ), so a
+    provider found again that day is not serialised again. Offers are spliced in per search:
+    they are not part of the kept text (``on_search_offers``)."""
     key = (
         header.provider.id, provider_key(header.provider), today, tuple(sorted(categories)),
-        tuple(loc.id for loc in header.locations),
+        tuple(loc.id for loc in header.locations), version,
     )
     texts = cache.header_texts.get(key) if cache is not None else None
     if texts is None:
-        head = header.build(ts, today, categories)
+        head = header.build(ts, today, categories, version)
         groups = {g.id: variant_group_json(g) for g in header.groups.values()}
         texts = provider_texts(head, groups, menus=builder.full and builder.inline)
         if cache is not None:
             cache.keep_header(key, texts)
+    if offers is not None:
+        entries = offers.entries(header.provider.id, live_store_ids(header.locations))
+        if entries:
+            texts = (with_offers(texts[0], entries), texts[1], texts[2])
     builder.start_provider_texts(domain, texts)

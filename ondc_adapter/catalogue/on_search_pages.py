@@ -17,6 +17,7 @@ from ondc_adapter.catalogue.bpp_profile import BppProfile
 from ondc_adapter.catalogue.json_text import Timestamps
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.on_search_ids import id_list_pages
+from ondc_adapter.catalogue.on_search_offers import ActiveOffers, live_store_ids, read_offers
 from ondc_adapter.catalogue.on_search_reads import (
     among,
     is_postgres,
@@ -26,6 +27,7 @@ from ondc_adapter.catalogue.on_search_reads import (
 from ondc_adapter.catalogue.page_builder import Page, PageBuilder
 from ondc_adapter.catalogue.provider_header import ProviderHeader, variant_group_json
 from ondc_adapter.catalogue.tables import Item, Provider
+from ondc_adapter.protocol.versions import RetailVersion
 
 MAX_SQL_IDS = 5000  # the most ids put in one SQL IN: longer lists are filtered while streaming
 
@@ -44,6 +46,8 @@ async def iter_pages(
     changed_until: datetime | None = None,
     cache: OnSearchCache | None = None,
     stores_first: Mapping[str, Collection[str]] | None = None,
+    version: RetailVersion = RetailVersion.V1_2_0,
+    offers: ActiveOffers | None = None,
 ) -> AsyncIterator[Page]:
     """``on_search`` pages for the selected items, grouped by provider, each at most
     ``max_bytes`` when wrapped in its envelope; yielded as soon as they are full, so memory
@@ -62,7 +66,12 @@ async def iter_pages(
     changed provider lists only its stores changed in the window (``changed_stores``).
 
     ``cache``: the process's ``OnSearchCache``, so items unchanged since an earlier search are
-    not read from the database again (see ``item_rows``)."""
+    not read from the database again (see ``item_rows``).
+
+    ``version``: the retail version answered. 1.2.5 headers differ (``ProviderHeader.build``)
+    and carry the providers' offers: ``offers`` when the caller read them already (the reply
+    cache's key needs them), else read here once (``on_search_offers.read_offers``); a 1.2.0
+    answer reads none."""
     ts = Timestamps()
     today = now.date().isoformat()
     window_given = incremental and (changed_since is not None or changed_until is not None)
@@ -82,6 +91,7 @@ async def iter_pages(
         async for page in id_list_pages(
             session, builder, item_ids, today=today, domain=domain,
             provider_ids=provider_ids, pg=pg, ts=ts, cache=cache, stores_first=stores_first,
+            version=version, offers=offers, now=now,
         ):
             yield page
         return
@@ -160,6 +170,19 @@ async def iter_pages(
             k: h for k, h in headers.items()
             if h.provider.enabled and h.provider.deleted_at is None
         }
+    v125 = version is RetailVersion.V1_2_5
+    if v125 and offers is None:
+        # an incremental answer repeats only the changed providers' headers (offers with them)
+        shown = changed_providers & set(headers) if incremental else set(headers)
+        offers = await read_offers(session, sorted(shown), now)
+
+    def build_head(header: ProviderHeader, cats: set[str]) -> dict[str, Any]:
+        head = header.build(ts, today, cats, version)
+        if offers is not None:
+            entries = offers.entries(header.provider.id, live_store_ids(header.locations))
+            if entries:
+                head["offers"] = entries
+        return head
 
     def accept(row: Any) -> bool:
         # positional access (see ITEM_COLUMNS): named access on rows is slow in this loop
@@ -205,7 +228,7 @@ async def iter_pages(
                     builder.end_provider()
                     current = key
                     header = headers[provider_id]
-                    head = header.build(ts, today, categories.get(key, set()))
+                    head = build_head(header, categories.get(key, set()))
                     if incremental and provider_id not in changed_providers:
                         head = {"id": head["id"]}
                     elif window_given:
@@ -220,7 +243,7 @@ async def iter_pages(
     for provider_id in sorted(changed_providers - emitted):
         header = headers.get(provider_id)
         if header is not None:  # provider-level change only (enable/disable, details, stores)
-            head = header.build(ts, today, set())
+            head = build_head(header, set())
             if window_given:
                 head = changed_stores(head, header, changed_since, changed_until)
             builder.start_provider(domain or "", head, {})

@@ -1,15 +1,22 @@
-"""Whole search answers, kept for a few seconds.
+"""Whole search answers, kept for ``seconds`` (``ONDC_SEARCH_REPLY_CACHE_SECONDS``, 30 s).
 
 ONDC's gateway sends every buyer app's search for a domain and city to every seller node that
 serves it, so the same question (this product name, that category, in this city) arrives again
 and again, from many buyer apps, within seconds. Its answer depends only on which items and
 stores match and on the catalogue's state, so the rendered ``on_search`` pages are kept, keyed
 by exactly that: the domain, the day (holidays), the matched item ids, the serving stores, and
-the search index's watermarks (the newest ``updated_at`` of items and of stores it has seen).
-Any change to an item (price, stock, text) or a store moves a watermark, so an answer is never
-served from before a change the index has seen; entries also expire after ``seconds``, which
-bounds what a change the index could miss (a transaction committing an older ``updated_at``)
-can leave behind.
+the search index's ``version`` (``SearchIndex.generation``, which moves with every item or
+store row the index reads whose ``updated_at`` or liveness differs from the one it holds).
+
+What that guarantees: an answer is never served from before a change the index has seen, and
+the index sees a write at the first search of a transaction beginning ``lookback_every`` (1 s)
+after its commit, late commits included, when the write committed within the index's
+``lookback`` (10 s) of the ``updated_at`` it stamped (``catalogue.search``'s module notes say
+which writers might not: a long file import). What the index never sees (a row rewritten with
+the very stamp it had, a write held past the look-back) is bounded by ``seconds`` in answers
+kept here. Why 30 s and not less: a miss costs about three hits' work, and at a node's usual
+load fewer searches repeat within 5 s; the look-back, not the expiry, is what bounds staleness
+now.
 
 Only answers of at most ``max_pages`` pages are kept (a big catalogue is streamed, not held),
 within ``max_chars`` in all (least recently used first out).

@@ -23,10 +23,18 @@ from ondc_adapter.orders.build import (
     quote_trail_tags,
     tag_list,
 )
+from ondc_adapter.orders.forward import routing_of
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import CancelReason
 from ondc_adapter.orders.repricing import reprice
-from ondc_adapter.orders.state import PICKED_UP, F, FulfillmentType, OrderState, check_fulfillment
+from ondc_adapter.orders.state import (
+    PICKED_UP,
+    F,
+    FulfillmentType,
+    OrderState,
+    check_fulfillment,
+    delivery_machine,
+)
 from ondc_adapter.orders.tables import OrderRecord
 from ondc_adapter.protocol.durations import format_timestamp
 from ondc_adapter.protocol.errors import Code
@@ -60,7 +68,9 @@ async def cancel(
             f"order is {current}: after pickup only RTO reasons may cancel it",
             Code.CANCELLATION_NOT_POSSIBLE,
         )
-    refusal = check_fulfillment(FulfillmentType.DELIVERY, current, F.CANCELLED)
+    # the order's own machine: a 1.2.5 order may be cancelled from its new states too
+    machine = delivery_machine(record.core_version, routing_of(fwd))
+    refusal = check_fulfillment(FulfillmentType.DELIVERY, current, F.CANCELLED, machine)
     if refusal is not None:
         raise IllegalTransition(refusal.reason, Code.CANCELLATION_NOT_POSSIBLE)
     stamp = format_timestamp(now)

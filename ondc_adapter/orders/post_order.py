@@ -17,7 +17,7 @@ from ondc_adapter.orders import cancellation, lifecycle, repository
 from ondc_adapter.orders.after125 import callback_message, is_125, tracking_125
 from ondc_adapter.orders.build import forward_fulfillment, order_message
 from ondc_adapter.orders.lifecycle import IllegalTransition
-from ondc_adapter.orders.reasons import RETURN_REASONS, Party, cancel_reason
+from ondc_adapter.orders.reasons import TAT_REASONS, Party, cancel_reason, return_reasons
 from ondc_adapter.orders.replies import callback_time, not_found, other_version, parse, reply
 from ondc_adapter.orders.returns import request_return
 from ondc_adapter.orders.state import PICKED_UP
@@ -115,7 +115,7 @@ async def handle_cancel(
         """on_cancel with the order as it stands (and the refusal, if any)."""
         return reply(request, deps, now, callback_message(found, "on_cancel"), error)
 
-    reason = cancel_reason(msg.cancellation_reason_id, Party.BUYER)
+    reason = cancel_reason(msg.cancellation_reason_id, Party.BUYER, record.core_version)
     if reason is None:
         return answer(
             Error.of(
@@ -128,7 +128,7 @@ async def handle_cancel(
         return answer(
             Error.of(Code.CANCELLATION_NOT_POSSIBLE, "the order has non-cancellable items")
         )
-    if reason.code == "006":
+    if reason.code in TAT_REASONS:
         tat = parse_duration(forward_fulfillment(record).get("@ondc/org/TAT") or "P0D")
         if now < record.created_at + tat:
             return answer(
@@ -203,7 +203,7 @@ async def _update_items(
                 f"message.order.fulfillments[{n}].tags",
             )
         reason_code = values.get("reason_id", "")
-        if reason_code not in RETURN_REASONS:
+        if reason_code not in return_reasons(record.core_version):
             return Error.of(Code.INVALID_RETURN_REQUEST, f"invalid return reason {reason_code!r}")
         try:
             quantity = int(values.get("item_quantity", "0"))

@@ -69,11 +69,46 @@ CANCEL_REASONS: dict[str, CancelReason] = {
 # protocol.md 4.8: "RTO-triggering: 003, 006, 007, 009-015".
 RTO_REASONS = frozenset(code for code, r in CANCEL_REASONS.items() if r.rto)
 
+# Retail 1.2.5's list (ONDC's log validator, constants/reasonCodeRet1.2.5.ts): fewer codes,
+# some with a new meaning (021-024 are the store's own troubles), the buyer app's own 051-053.
+# A 1.2.5 order is cancelled with these only; USED_BY "LSP & SNP" is the seller's too. The
+# 1.2.5 checker of a buyer's cancel (Cancel/cancel.ts) still wants the 1.2.0 buyer codes
+# (constants ``buyerCancellationRid``: 001, 003, 006, 009, 010), so a buyer app may use either.
+CANCEL_REASONS_125: dict[str, CancelReason] = {
+    r.code: r
+    for r in (
+        *(CANCEL_REASONS[code] for code in ("001", "003", "006", "009", "010")),
+        _r("002", "One or more items in the Order not available", S, part=True),
+        _r("011", "Buyer not found or cannot be contacted", S, rto=True),
+        _r("013", "Buyer refused to accept delivery", L, S, rto=True),
+        _r("014", "Address not found", L, S, rto=True),
+        _r("016", "Accident / rain / strike / vehicle issues", L),
+        _r("018", "Order not serviceable", S, rto=True),
+        _r("021", "Store not responsive", S),
+        _r("022", "Technical issue in merchant device", S),
+        _r("023", "Order received during non-operational hours", S),
+        _r("024", "Order received during store rush", S),
+        _r("051", "Store is not accepting order", B),
+        _r("052", "Order / fulfillment not received as per buyer app TAT SLA", B, rto=True),
+        _r("053", "Buyer wants to modify address / other order details", B, rto=True),
+        _r("998", "Order confirmation failure (seller NP)", X),
+        _r("999", "Order confirmation failure (buyer NP)", X),
+    )
+}
+# The buyer's "not delivered in time" reason, refused before the promised time: 006 in 1.2.0,
+# 052 in 1.2.5.
+TAT_REASONS = frozenset({"006", "052"})
 
-def cancel_reason(code: str, party: Party) -> CancelReason | None:
-    """The reason if ``party`` may cancel with ``code``; the seller may also pass on LSP codes
-    (it is its own LSP when it self-delivers)."""
-    reason = CANCEL_REASONS.get(code)
+
+def cancel_reasons(core_version: str = "1.2.0") -> dict[str, CancelReason]:
+    """The cancellation reasons of an order of ``core_version``."""
+    return CANCEL_REASONS_125 if core_version == "1.2.5" else CANCEL_REASONS
+
+
+def cancel_reason(code: str, party: Party, core_version: str = "1.2.0") -> CancelReason | None:
+    """The reason if ``party`` may cancel an order of ``core_version`` with ``code``; the
+    seller may also pass on LSP codes (it is its own LSP when it self-delivers)."""
+    reason = cancel_reasons(core_version).get(code)
     if reason is None:
         return None
     allowed = set(reason.parties)
@@ -91,6 +126,14 @@ RETURN_REASONS: dict[str, str] = {
     "004": "Product is of incorrect quantity or size",
     "005": "Product delivered is different from what was shown and ordered",
 }
+
+# Retail 1.2.5 return reasons (reasonCodeRet1.2.5.ts return_request_reasonCodes): 001 is gone.
+RETURN_REASONS_125: dict[str, str] = {k: v for k, v in RETURN_REASONS.items() if k != "001"}
+
+
+def return_reasons(core_version: str = "1.2.0") -> dict[str, str]:
+    return RETURN_REASONS_125 if core_version == "1.2.5" else RETURN_REASONS
+
 
 # Why the seller rejects a return (Return_Rejected). protocol.md 4.9 says a rejection carries
 # "rejection reason codes" without listing them; ONDC's log validator accepts the codes 001-005,

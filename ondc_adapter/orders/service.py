@@ -168,13 +168,15 @@ async def advance(
 async def cancel(
     session: AsyncSession, settings: Settings, order_id: str, reason_code: str, *, now: datetime
 ) -> Outcome:
-    """Seller cancel (whole order) with a seller/LSP reason; after pickup only RTO reasons."""
-    reason = cancel_reason(reason_code, Party.SELLER)
+    """Seller cancel (whole order) with a seller/LSP reason of the order's retail version;
+    after pickup only RTO reasons."""
+    record = await _load(session, order_id)
+    reason = cancel_reason(reason_code, Party.SELLER, record.core_version)
     if reason is None:
         raise IllegalTransition(
-            f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
+            f"{reason_code} is not a seller cancellation reason in retail {record.core_version}",
+            Code.INVALID_CANCELLATION_REASON,
         )
-    record = await _load(session, order_id)
     await cancellation.cancel(
         session, record, reason, initiated_by=settings.subscriber_id, actor="seller", now=now
     )
@@ -187,12 +189,12 @@ async def confirmation_failure(
 ) -> Outcome:
     """The buyer app NACKed our on_confirm or never answered it (protocol.md 4.6): cancel
     with 998 and tell it by on_cancel. For the callback dispatcher, not for merchants."""
-    reason = cancel_reason(reason_code, Party.SYSTEM)
+    record = await _load(session, order_id)
+    reason = cancel_reason(reason_code, Party.SYSTEM, record.core_version)
     if reason is None:
         raise IllegalTransition(
             f"{reason_code} is not a confirmation-failure code", Code.INVALID_CANCELLATION_REASON
         )
-    record = await _load(session, order_id)
     await cancellation.cancel(
         session, record, reason, initiated_by=settings.subscriber_id, actor="system", now=now
     )
@@ -209,12 +211,13 @@ async def part_cancel(
     reason_code: str = "002",
 ) -> Outcome:
     """Merchant part-cancel (some units unavailable): unsolicited on_update."""
-    reason = cancel_reason(reason_code, Party.SELLER)
+    record = await _load(session, order_id)
+    reason = cancel_reason(reason_code, Party.SELLER, record.core_version)
     if reason is None:
         raise IllegalTransition(
-            f"{reason_code} is not a seller cancellation reason", Code.INVALID_CANCELLATION_REASON
+            f"{reason_code} is not a seller cancellation reason in retail {record.core_version}",
+            Code.INVALID_CANCELLATION_REASON,
         )
-    record = await _load(session, order_id)
     await cancellation.part_cancel(
         session, record, quantities, reason, initiated_by=settings.subscriber_id,
         actor="seller", now=now,

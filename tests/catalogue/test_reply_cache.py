@@ -106,3 +106,36 @@ async def test_the_index_catches_up_once_per_transaction(db: Database) -> None:
         assert await index.refresh(s) == 0 and index.watermark == mark  # not read again
     async with db.session() as s:  # the next transaction sees the change
         assert await index.refresh(s) == 1 and index.watermark == T0 + timedelta(minutes=5)
+
+
+async def test_a_late_commit_is_not_served_from_the_cache_after_the_look_back(
+    db: Database,
+) -> None:
+    # A write stamped before one the index has seen but committed after it: the watermarks
+    # stay put, so only the index's look-back (at most lookback_every later) finds it, and
+    # its generation, in the key, keeps the kept answer from being served again.
+    clock = Clock()
+    cache = ReplyCache(seconds=30, clock=clock)
+    index = SearchIndex(clock=clock)
+    extras: dict[str, object] = {INDEX_KEY: index, REPLY_CACHE_KEY: cache}
+    await answer(db, extras, 1)  # builds the index
+    later = T0 + timedelta(minutes=5)
+    async with db.session() as s:
+        assert await write.change_item(s, "I12-0", later, price=Decimal("1111.00"))
+    seen = await answer(db, extras, 2)
+    assert "1111.00" in str(seen) and index.watermark == later
+    generation = index.generation
+
+    async with db.session() as s:
+        assert await write.change_item(s, "I12-1", later - timedelta(seconds=3),
+                                       price=Decimal("2222.00"))
+    clock.t += 0.5  # the fast path alone cannot see it: the kept answer, for now
+    assert await answer(db, extras, 3) == seen and index.generation == generation
+
+    clock.t += 0.5  # lookback_every after the last look-back
+    hits = cache.hits
+    late = await answer(db, extras, 4)
+    assert "2222.00" in str(late) and cache.hits == hits and index.generation > generation
+    assert late == await answer(db, {INDEX_KEY: SearchIndex()}, 5)
+    clock.t += 0.1
+    assert await answer(db, extras, 6) == late and cache.hits == hits + 1  # kept anew
