@@ -444,45 +444,62 @@ def on_cancel_rto(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                     for m in _delivery_side(delivery.get(side), side))
 
 
-def _delivery_side(part: Any, side: str) -> Iterator[str]:
-    where = f"fulfillment type delivery {side}"
+@rule("on_status_125.rto", "utils/Retail_.1.2.5/Status/onStatusRTODelivered.ts")
+def on_status_rto(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """The on_status ending an RTO: its Delivery's start and end in full, as flow 5's
+    on_cancel (the same checks, the message naming the key)."""
+    key = "on_status_rto_delivered/disposed"
+    order = bundle.order(key)
+    if not order:
+        return
+    delivery = _delivery(order)
+    if delivery is None:
+        yield key, "message.order.fulfillments", f"fulfillment type delivery is missing in /{key}"
+        return
+    for side in ("start", "end"):
+        yield from ((key, f"message.order.fulfillments.{side}", m)
+                    for m in _delivery_side(delivery.get(side), side, key))
+
+
+def _delivery_side(part: Any, side: str, api: str = "on_cancel") -> Iterator[str]:
+    where, tail = f"fulfillment type delivery {side}", f"is missing in /{api}"
     if not isinstance(part, dict) or not part:
-        yield f"{where} is missing in /on_cancel"
+        yield f"{where} {tail}"
         return
     location = part.get("location") or {}
     if not location:
-        yield f"{where}/location is missing in /on_cancel"
+        yield f"{where}/location {tail}"
     elif side == "end":
         address = location.get("address") or {}
         if not address:
-            yield f"{where}/location/address is missing in /on_cancel"
+            yield f"{where}/location/address {tail}"
         for field in ("name", "building", "country"):
             if address and not address.get(field):
-                yield f"{where}/location/address/{field} is missing in /on_cancel"
+                yield f"{where}/location/address/{field} {tail}"
     time_range = (part.get("time") or {}).get("range") or {}
     if not part.get("time"):
-        yield f"{where}/time is missing in /on_cancel"
+        yield f"{where}/time {tail}"
     elif not time_range:
-        yield f"{where}/time/range is missing in /on_cancel"
+        yield f"{where}/time/range {tail}"
     else:
         for bound in ("start", "end"):
             if not time_range.get(bound):
-                yield f"{where}/time/range/{bound} is missing in /on_cancel"
+                yield f"{where}/time/range/{bound} {tail}"
             elif when(time_range[bound]) is None:
-                yield f"{where}/time/range/{bound} is not of a valid date format in /on_cancel"
+                yield f"{where}/time/range/{bound} is not of a valid date format in /{api}"
     contact = part.get("contact") or {}
     if not contact:
-        yield f"{where}/contact is missing in /on_cancel"
+        yield f"{where}/contact {tail}"
     else:
         if not contact.get("phone"):
-            yield f"{where}/contact/phone is missing in /on_cancel"
+            yield f"{where}/contact/phone {tail}"
         if not contact.get("email"):
-            yield f"{where}/contact/email is missing in /on_cancel"
+            yield f"{where}/contact/email {tail}"
     if side == "end" and not (part.get("person") or {}).get("name"):
-        yield f"{where}/person/name is missing in /on_cancel"
+        yield f"{where}/person/name {tail}"
 
 
 AFTER_RULES_125 = (on_status_order, on_status_fulfillment_state, on_status_routing_tag,
                    on_status_progress, on_status_timestamps, on_status_cod_payment,
-                   on_track_tracking, track_request, cancel_request, on_cancel_order,
-                   on_cancel_rto)
+                   on_status_rto, on_track_tracking, track_request, cancel_request,
+                   on_cancel_order, on_cancel_rto)

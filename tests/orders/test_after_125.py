@@ -148,6 +148,13 @@ async def test_125_rto_after_delivery_failed(
     [rto] = [f["id"] for f in fulfillments if f["type"] == "RTO"]
     back = await seller.advance(buyer.order_id, "RTO-Delivered", fulfillment_id=rto)
     assert back["message"]["order"]["state"] == "Cancelled"
+    bundle = bundle_125(buyer, [*pushes, on_cancel, back], "5")
+    assert [str(f) for f in after_findings(bundle)] == []
+    # the rules speak when the Delivery lacks what onStatusRTODelivered.ts / flow 5 want
+    for key in ("on_status_rto_delivered/disposed", "on_cancel"):
+        order = bundle.payload[key]["message"]["order"]
+        next(f for f in order["fulfillments"] if f["type"] == "Delivery")["end"].pop("person")
+    assert {f.rule for f in after_findings(bundle)} == {"on_status_125.rto", "on_cancel_125.rto"}
 
 
 async def test_120_orders_keep_their_machine(each_db: Database) -> None:
