@@ -48,6 +48,7 @@ from ondc_adapter.catalogue.cities import CityDirectory
 from ondc_adapter.catalogue.intent import parse_intent
 from ondc_adapter.catalogue.link import link_search_pages, wants_link
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
+from ondc_adapter.catalogue.on_search_offers import read_offers
 from ondc_adapter.catalogue.on_search_pages import MAX_SQL_IDS, iter_pages
 from ondc_adapter.catalogue.page_builder import Page
 from ondc_adapter.catalogue.reply_cache import ReplyCache
@@ -61,6 +62,7 @@ from ondc_adapter.protocol.catalog import SearchMessage
 from ondc_adapter.protocol.context import Context
 from ondc_adapter.protocol.durations import parse_timestamp
 from ondc_adapter.protocol.errors import Code
+from ondc_adapter.protocol.versions import RetailVersion, retail_version
 from ondc_adapter.settings import Settings
 
 INDEX_KEY = "catalogue_index"
@@ -108,6 +110,7 @@ async def handle_search(
     intent = message.intent.model_dump(by_alias=True, exclude_none=True)
     incremental = _catalog_inc(intent)
     profile = profile_of(deps)
+    version = retail_version(ctx)
     cache = cache_of(deps)
     if incremental is not None:
         mode = incremental.get("mode")
@@ -130,7 +133,7 @@ async def handle_search(
         pages = iter_pages(
             session, profile=profile, max_bytes=settings.on_search_max_bytes, now=now,
             domain=ctx.domain, incremental=True, changed_since=start, changed_until=end,
-            cache=cache,
+            cache=cache, version=version,
         )
         return await _replies(session, request, pages, deps)
 
@@ -148,7 +151,7 @@ async def handle_search(
         index=index if isinstance(index, SearchIndex) else None, profile=profile,
         max_bytes=settings.on_search_max_bytes, now=now, cache=cache,
         replies=replies if isinstance(replies, ReplyCache) else None,
-        located_only=settings.search_stores == "located",
+        located_only=settings.search_stores == "located", version=version,
     )
     return await _replies(session, request, pages, deps)
 
@@ -167,6 +170,7 @@ async def search_pages(
     cache: OnSearchCache | None = None,
     replies: ReplyCache | None = None,
     located_only: bool = False,
+    version: RetailVersion = RetailVersion.V1_2_0,
 ) -> AsyncIterator[Page]:
     """The ``on_search`` pages answering a (non-incremental) search ``intent``: serviceable
     providers, the index's matches when the intent filters, then the catalogue streamed from
@@ -175,7 +179,9 @@ async def search_pages(
     ``replies``, the process's ``ReplyCache`` of whole answers (filtered searches with the
     process's index only: they bring it up to date first, so its ``version`` stands for the
     catalogue's state);
-    ``located_only``, only the stores located in ``city`` answer (``ONDC_SEARCH_STORES``)."""
+    ``located_only``, only the stores located in ``city`` answer (``ONDC_SEARCH_STORES``);
+    ``version``, the retail version answered: a 1.2.5 answer shows the stores' offers, read
+    here once (one statement) so that the kept answer's key can hold them; 1.2.0 reads none."""
     query = parse_intent(intent, domain)
     # a throw-away index's answers could never be asked for again (see ``version``)
     throw_away = index is None
@@ -193,10 +199,13 @@ async def search_pages(
     item_ids: list[str] | None = None
     if query.has_filters:
         item_ids = index.search(query)
+    offers = (
+        await read_offers(session, providers, now) if version is RetailVersion.V1_2_5 else None
+    )
     pages = iter_pages(
         session, profile=profile, max_bytes=max_bytes, now=now,
         domain=domain, item_ids=item_ids, provider_ids=providers, cache=cache,
-        stores_first=local,
+        stores_first=local, version=version, offers=offers,
     )
     if replies is None or item_ids is None or throw_away:
         return pages
@@ -206,6 +215,9 @@ async def search_pages(
         # the same stores serve several cities; each city's own come first in its answer
         tuple(sorted((p, tuple(sorted(ids))) for p, ids in local.items())),
     )
+    # The version answered, and in 1.2.5 every offer shown (validity included): a kept answer
+    # is never replayed to the other version, nor past an offer's end or without one started
+    key = (version, offers.key if offers is not None else (), key)
     kept = replies.get(key)
     if kept is not None:
         await pages.aclose()  # never started: nothing was read
@@ -370,17 +382,18 @@ async def _push(
         # providers without items: every subscriber hears of them (domain unknown)
         domains = {sub.domain for sub in subs}
         providers_by_domain = {d: list(provider_ids) for d in domains}
-    by_domain: dict[str, list[Subscription]] = {}
+    # each subscriber hears in the retail version it subscribed in (its search's context)
+    by_domain: dict[tuple[str, RetailVersion], list[Context]] = {}
     for sub in subs:
         if sub.domain in domains:
-            by_domain.setdefault(sub.domain, []).append(sub)
+            base = Context.model_validate({**sub.context, "city": "*"})
+            by_domain.setdefault((sub.domain, _version_of(base)), []).append(base)
     sent = 0
-    for domain, domain_subs in by_domain.items():
-        bases = [Context.model_validate({**sub.context, "city": "*"}) for sub in domain_subs]
+    for (domain, version), bases in by_domain.items():
         pages = iter_pages(
             session, profile=profile or BppProfile(), max_bytes=settings.on_search_max_bytes,
             now=now, domain=domain, incremental=True, item_ids=list(item_ids),
-            provider_ids=providers_by_domain.get(domain) or None,
+            provider_ids=providers_by_domain.get(domain) or None, version=version,
         )
         async for page in pages:
             if not page.providers:
@@ -396,6 +409,15 @@ async def _push(
                     await _enqueue_text(session, base, page, settings, now)
                 sent += 1
     return sent
+
+
+def _version_of(base: Context) -> RetailVersion:
+    """A subscription's retail version; one stored before versions were told apart (or in a
+    version this code no longer knows) is answered in 1.2.0, as it was then."""
+    try:
+        return retail_version(base)
+    except ValueError:
+        return RetailVersion.V1_2_0
 
 
 async def _enqueue_text(
