@@ -4,6 +4,7 @@ offer it, 1.2.0 answers unchanged, and no cache serves one version's answer to t
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from ondc_adapter.catalogue import offer_store, on_search
-from ondc_adapter.catalogue.handler import search_pages
+from ondc_adapter.catalogue.handler import handle_search, push_incremental, search_pages
 from ondc_adapter.catalogue.importer import import_file
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
 from ondc_adapter.catalogue.reply_cache import ReplyCache
@@ -25,7 +26,16 @@ from ondc_adapter.protocol.durations import format_timestamp
 from ondc_adapter.protocol.versions import RetailVersion
 from ondc_adapter.storage import Database
 
-from .helpers import NOW, provider, records, ret12_item, write_jsonl
+from .helpers import (
+    NOW,
+    deps,
+    provider,
+    records,
+    ret12_item,
+    search_request,
+    settings,
+    write_jsonl,
+)
 from .offer_kit import END, OFFERS, START, offer
 
 V125 = RetailVersion.V1_2_5
@@ -244,3 +254,26 @@ async def test_no_cache_serves_one_version_to_the_other(
             profile=on_search.BppProfile(), max_bytes=5_000_000, now=NOW, version=V125,
         )
         assert [p.text async for p in fresh] == new
+
+
+async def test_pushes_go_to_each_subscriber_in_its_version(
+    each_db: Database, tmp_path: Path
+) -> None:
+    await load(each_db, tmp_path)
+    await publish(each_db, "discp60")
+    start = {"tags": [{"code": "catalog_inc", "list": [{"code": "mode", "value": "start"}]}]}
+    for tid, version in (("sub-120", "1.2.0"), ("sub-125", "1.2.5")):
+        # two buyer apps (one subscription each), one per version
+        request = search_request(start, city="*", transaction_id=tid)
+        request = dataclasses.replace(request, context=request.context.model_copy(
+            update={"core_version": version, "bap_id": f"{tid}.example.com"}))
+        async with each_db.session() as s:
+            assert await handle_search(request, s, deps()) == []
+    async with each_db.session() as s:
+        sent = await push_incremental(s, settings=settings(), now=NOW, provider_ids=["P1"])
+    by_version = {m.payload["context"]["core_version"]: m.payload for m in sent}
+    assert set(by_version) == {"1.2.0", "1.2.5"}
+    heads = {v: body["message"]["catalog"]["bpp/providers"][0]
+             for v, body in by_version.items()}
+    assert "offers" not in heads["1.2.0"]
+    assert [o["id"] for o in heads["1.2.5"]["offers"]] == ["discp60"]
