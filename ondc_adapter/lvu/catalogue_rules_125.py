@@ -402,6 +402,42 @@ def incremental_shape(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                     yield INC, here + ".url", f"url must be a valid http(s) URL in media[{m}]"
 
 
+def _without_timestamps(value: Any) -> Any:
+    # JSON.stringify with a replacer dropping every "timestamp" key, at any depth
+    if isinstance(value, dict):
+        return {k: _without_timestamps(v) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, list):
+        return [_without_timestamps(v) for v in value]
+    return value
+
+
+@rule("on_search_inc.items", SRC_INC)
+def incremental_items(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
+    """An item of an incremental on_search that the full catalogue listed keeps its
+    ``fulfillment_id`` and ``location_id``, and must differ from it in more than timestamps
+    (``Similar Item as in /on_search``)."""
+    full, inc = bundle.get(FULL), bundle.get(INC)
+    if not full or not inc:
+        return
+    before = {str(i.get("id")): i for _, p in _full(bundle) for i in p.get("items") or []
+              if isinstance(i, dict)}
+    catalog = (inc.get("message") or {}).get("catalog") or {}
+    for p, provider in enumerate(catalog.get("bpp/providers") or []):
+        for i, item in enumerate((provider or {}).get("items") or []):
+            old = before.get(str((item or {}).get("id")))
+            if old is None:
+                continue
+            where = f"bpp/providers[{p}].items[{i}]"
+            for name in ("fulfillment_id", "location_id"):
+                if item.get(name) != old.get(name):
+                    yield INC, f"{where}.{name}", (
+                        f"{name} in /bpp/providers[{p}]/items[{i}] should be same as {name} "
+                        "sent in /search api call")
+            if _without_timestamps(item) == _without_timestamps(old):
+                yield INC, where, (
+                    f"Similar Item as in /on_search api call, item id- {item.get('id')}")
+
+
 @rule("search.request", SRC_SEARCH + "; utils/index.ts (checkTagConditions)")
 def search_request(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """The buyer's full search: a finder fee in ``payment``; ``fulfillment.end`` with gps of 4
@@ -494,5 +530,5 @@ CATALOGUE_RULES_125: tuple[Rule, ...] = (
     v120.incremental_providers, v120.provider_categories, v120.item_codes, v120.item_attributes,
     # new or changed in 1.2.5
     bpp_terms, offers, self_pickup, provider_timing, serviceability, item_terms, flow_rules,
-    incremental_shape, search_request,
+    incremental_shape, incremental_items, search_request,
 )

@@ -17,7 +17,8 @@ from ondc_adapter.lvu.findings import Bundle, Rule
 STAMP = "2026-03-01T10:00:00.000Z"
 NEW_RULES: tuple[Rule, ...] = (
     r125.bpp_terms, offers, r125.self_pickup, r125.provider_timing, r125.serviceability,
-    r125.item_terms, r125.flow_rules, r125.incremental_shape, r125.search_request,
+    r125.item_terms, r125.flow_rules, r125.incremental_shape, r125.incremental_items,
+    r125.search_request,
 )
 
 
@@ -164,6 +165,20 @@ def _inc_descriptor(d: dict[str, Any]) -> None:
                                                             "url": "ftp://x"}]}
 
 
+def _unchanged_item(d: dict[str, Any]) -> None:
+    item = copy.deepcopy(provider_of(d)["items"][0])
+    item["time"] = {"label": "enable", "timestamp": "2026-03-01T10:05:00.000Z"}
+    provider_of(d)["items"][0]["time"] = {"label": "enable", "timestamp": STAMP}
+    d["payload"]["on_search_inc_refresh"]["message"]["catalog"]["bpp/providers"][0][
+        "items"] = [item]
+
+
+def _moved_item(d: dict[str, Any]) -> None:
+    _unchanged_item(d)
+    inc = d["payload"]["on_search_inc_refresh"]["message"]["catalog"]["bpp/providers"][0]
+    inc["items"][0]["location_id"] = "L2"
+
+
 def _no_finder_fee(d: dict[str, Any]) -> None:
     d["payload"]["search_full_catalog_refresh"]["message"]["intent"]["payment"] = {}
 
@@ -189,6 +204,8 @@ BROKEN: list[tuple[Rule, Callable[[dict[str, Any]], None], str]] = [
     (r125.flow_rules, _same_ids, "Message Id for /search and /on_search api should be same"),
     (r125.incremental_shape, _inc_descriptor, "bpp/descriptor sent in payload"),
     (r125.incremental_shape, _inc_descriptor, "mimetype must be one of"),
+    (r125.incremental_items, _unchanged_item, "Similar Item as in /on_search api call"),
+    (r125.incremental_items, _moved_item, "location_id in /bpp/providers[0]/items[0] should"),
     (r125.search_request, _no_finder_fee, "buyer_app_finder_fee_amount"),
     (r125.search_request, _same_terms, "static_terms_new must differ"),
 ]
