@@ -148,6 +148,22 @@ RETURN_REJECTION_REASONS: dict[str, str] = {
     "005": "Reason given does not apply to this item",
 }
 
+# Retail 1.2.5's rejection codes (reasonCodeRet1.2.5.ts return_rejected_request_reasonCodes:
+# 002, 051, 021, 022, 023). The validator gives no meanings; these texts are the adapter's own
+# reading of the 1.2.5 cancellation codes of the same numbers (UNVERIFIED wording).
+RETURN_REJECTION_REASONS_125: dict[str, str] = {
+    "002": "Item is not returnable or its return window is over",
+    "021": "Store not responsive to the return request",
+    "022": "Technical issue in merchant device",
+    "023": "Return requested during non-operational hours",
+    "051": "Store is not accepting this return",
+}
+
+
+def return_rejection_reasons(core_version: str = "1.2.0") -> dict[str, str]:
+    return RETURN_REJECTION_REASONS_125 if core_version == "1.2.5" else RETURN_REJECTION_REASONS
+
+
 # The seller's reverse QC outcome when a returned item comes back (Return_Delivered: passed,
 # refund and stock back; Return_Failed: failed, no refund). See ``returns`` for the rules.
 QC_PASSED = "passed"

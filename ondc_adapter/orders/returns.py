@@ -62,7 +62,7 @@ from ondc_adapter.orders.reasons import (
     QC_FAILED,
     QC_PASSED,
     QC_RESULTS,
-    RETURN_REJECTION_REASONS,
+    return_rejection_reasons,
 )
 from ondc_adapter.orders.repricing import reprice
 from ondc_adapter.orders.state import F, FulfillmentType, OrderState, check_fulfillment
@@ -244,13 +244,14 @@ async def _move_return(
             entries.append(("ttl_reverseqc", ttl))
         _set_tag(f, tag_list("reverseqc_input", entries))
     elif target == F.RETURN_REJECTED:
-        if reason_code not in RETURN_REJECTION_REASONS:
-            codes = ", ".join(sorted(RETURN_REJECTION_REASONS))
+        rejections = return_rejection_reasons(record.core_version)  # 1.2.5 has its own
+        if reason_code not in rejections:
+            codes = ", ".join(sorted(rejections))
             raise IllegalTransition(
                 f"a return is rejected with a rejection reason code ({codes}), got {reason_code!r}",
                 Code.INVALID_RETURN_REQUEST,
             )
-        text = RETURN_REJECTION_REASONS[reason_code]
+        text = rejections[reason_code]
         _set_tag(
             f,
             tag_list(

@@ -30,9 +30,9 @@ from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import (
     QC_FAILED,
     QC_PASSED,
-    RETURN_REJECTION_REASONS,
     Party,
     cancel_reason,
+    return_rejection_reasons,
 )
 from ondc_adapter.orders.state import FState, FulfillmentType
 from ondc_adapter.orders.tables import OrderRecord, OrderTransition
@@ -154,7 +154,7 @@ async def advance(
         if (
             target == FState.RETURN_REJECTED
             and reason_code is None
-            and reason in RETURN_REJECTION_REASONS
+            and reason in return_rejection_reasons(record.core_version)
         ):
             reason_code, reason = reason, None
         await returns.move_fulfillment(

@@ -170,3 +170,23 @@ async def test_120_orders_keep_their_machine(each_db: Database) -> None:
     await seller.advance(buyer.order_id, "Order-picked-up")
     with pytest.raises(IllegalTransition, match="is not a state of a Delivery"):
         await seller.advance(buyer.order_id, "At-delivery")
+
+
+async def test_125_return_reasons(each_db: Database) -> None:
+    """A delivered 1.2.5 order: return reason 001 is not 1.2.5's; 003 is; the seller rejects
+    with a 1.2.5 rejection code (051), not 1.2.0's 001; a second return is liquidated (flow 6)."""
+    buyer, seller, _ = await confirmed_125(each_db)
+    for state in ["Packed", "Order-picked-up", "Order-delivered"]:
+        await seller.advance(buyer.order_id, state)
+    assert (await buyer.request_return("I1", 1, reason="001")).error is not None
+    assert (await buyer.request_return("I1", 1, reason="003")).error is None
+    with pytest.raises(IllegalTransition, match="002, 021, 022, 023, 051"):
+        await seller.reject_return(buyer.order_id, "R1", "001")
+    rejected = await seller.reject_return(buyer.order_id, "R1", "051")
+    [ret] = [f for f in rejected["message"]["order"]["fulfillments"] if f["type"] == "Return"]
+    assert ret["state"]["descriptor"]["code"] == "Return_Rejected"
+    assert (await buyer.request_return("I1", 1, reason="004", return_id="R2")).error is None
+    liquidated = await seller.liquidate_return(buyer.order_id, "R2")
+    states = {f["id"]: f["state"]["descriptor"]["code"]
+              for f in liquidated["message"]["order"]["fulfillments"]}
+    assert states["R2"] == "Liquidated"
