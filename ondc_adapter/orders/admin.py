@@ -26,7 +26,17 @@ router = APIRouter(prefix="/admin/orders", tags=["orders"], dependencies=[Depend
 class AdvanceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    state: str = Field(examples=["Packed", "Order-picked-up", "Order-delivered", "RTO-Delivered"])
+    state: str = Field(
+        examples=["Packed", "Order-picked-up", "Order-delivered", "RTO-Delivered"],
+        description=(
+            "the next state. A retail 1.2.5 order moves by its routing (the on_confirm routing "
+            "tag): P2P Packed, Agent-assigned, At-pickup, Order-picked-up, At-delivery, "
+            "Order-delivered; P2H2P adds Out-for-pickup, Pickup-failed, In-transit, "
+            "At-destination-hub, Out-for-delivery, Delivery-failed and has no At-pickup or "
+            "At-delivery. A move the order's machine lacks is a 409 naming the allowed next "
+            "states."
+        ),
+    )
     fulfillment_id: str | None = Field(
         default=None, description="an RTO or Return fulfillment; default the delivery"
     )
