@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ondc_adapter.catalogue import offer_store, on_search
+from ondc_adapter.catalogue import offer_store, on_search, on_search_offers
 from ondc_adapter.catalogue.handler import handle_search, push_incremental, search_pages
 from ondc_adapter.catalogue.importer import import_file
 from ondc_adapter.catalogue.on_search_cache import OnSearchCache
@@ -277,3 +277,29 @@ async def test_pushes_go_to_each_subscriber_in_its_version(
              for v, body in by_version.items()}
     assert "offers" not in heads["1.2.0"]
     assert [o["id"] for o in heads["1.2.5"]["offers"]] == ["discp60"]
+
+
+async def test_offers_are_read_once_per_transaction(
+    each_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load(each_db, tmp_path)
+    await publish(each_db, "discp60", "flat150")
+    reads: list[list[str]] = []
+    real = on_search_offers._read
+
+    async def counted(session: Any, memo: Any, provider_ids: list[str], pg: bool) -> None:
+        reads.append(provider_ids)
+        await real(session, memo, provider_ids, pg)
+
+    monkeypatch.setattr(on_search_offers, "_read", counted)
+    async with each_db.session() as s:  # a processor batch: searches at successive instants
+        first = await on_search_offers.read_offers(s, ["P1"], START)
+        again = await on_search_offers.read_offers(s, ["P1", "P9"], END)
+        ended = await on_search_offers.read_offers(s, ["P1"], END + timedelta(seconds=1))
+    assert reads == [["P1"], ["P9"]]  # each store once in the transaction
+    assert [o.id for o in first.by_provider["P1"]] == ["discp60", "flat150"]
+    assert again.key == first.key and ended.key == ()  # validity judged at each instant
+    assert first.items["P1"] == ("I10", "I12", "I16")  # flat150 covers every item
+    async with each_db.session() as s:  # the next transaction reads again
+        await on_search_offers.read_offers(s, ["P1"], START)
+    assert reads == [["P1"], ["P9"], ["P1"]]
