@@ -68,6 +68,20 @@ async def handle_track(
     if refused := other_version(request, deps, now, record.core_version):
         return refused
     fwd = forward_fulfillment(record)
+    moving = record.fulfillment_state in PICKED_UP  # the parcel is on its way
+    base = str(deps.settings.bpp_uri).rstrip("/")
+    if is_125(record):
+        # 1.2.5's on_track schema wants the whole tracking object even when refusing
+        tracking_125_ = tracking_125(
+            record, fwd, url=f"{base}/track/{record.order_id}",
+            active=moving and bool(fwd.get("tracking")), now=now,
+        )
+        if not fwd.get("tracking"):
+            return reply(
+                request, deps, now, {"tracking": tracking_125_},
+                Error.of(Code.TRACKING_NOT_ENABLED, "tracking is not enabled for this order"),
+            )
+        return reply(request, deps, now, {"tracking": tracking_125_})
     if not fwd.get("tracking"):
         return reply(
             request,
@@ -76,13 +90,6 @@ async def handle_track(
             {"tracking": {"id": fwd["id"], "status": "inactive"}},
             Error.of(Code.TRACKING_NOT_ENABLED, "tracking is not enabled for this order"),
         )
-    moving = record.fulfillment_state in PICKED_UP  # the parcel is on its way
-    base = str(deps.settings.bpp_uri).rstrip("/")
-    if is_125(record):
-        tracking_125_ = tracking_125(
-            record, fwd, url=f"{base}/track/{record.order_id}", active=moving, now=now
-        )
-        return reply(request, deps, now, {"tracking": tracking_125_})
     start_location = (fwd.get("start") or {}).get("location") or {}
     tracking: dict[str, Any] = {
         "id": fwd["id"],

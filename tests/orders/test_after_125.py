@@ -190,3 +190,19 @@ async def test_125_return_reasons(each_db: Database) -> None:
     states = {f["id"]: f["state"]["descriptor"]["code"]
               for f in liquidated["message"]["order"]["fulfillments"]}
     assert states["R2"] == "Liquidated"
+
+
+async def test_125_track_without_tracking(each_db: Database) -> None:
+    """A seller offering no tracking still answers a 1.2.5 track in on_track's shape, with
+    the refusal (40005: tracking not enabled)."""
+    from offers125_kit import buyer_125, select_125
+
+    buyer = await buyer_125(each_db, [])
+    assert (await select_125(buyer, [("I1", 1)])).error is None
+    assert (await buyer.init()).error is None
+    assert (await buyer.confirm()).error is None
+    track = await buyer.track()
+    assert track.error is not None and track.error["code"] == "40005"
+    tracking = track.reply["message"]["tracking"]
+    assert tracking["status"] == "inactive" and set(tracking["location"]) == {
+        "gps", "time", "updated_at"}
