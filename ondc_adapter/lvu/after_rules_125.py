@@ -35,14 +35,21 @@ SRC_HELPERS = "utils/Retail_.1.2.5/common/statusValidationHelpers.ts"
 SRC_TRACK = "utils/Retail_.1.2.5/Track/onTrack.ts; schema/Retail_1.2.5/Track/on_track.ts"
 SRC_CANCEL = "utils/Retail_.1.2.5/Cancel/cancel.ts"
 SRC_ON_CANCEL = "utils/Retail_.1.2.5/Cancel/onCancel.ts; schema/Retail_1.2.5/Cancel/onCancel.ts"
-# The checkers written for 1.2.5's new states (onStatusAgentAssigned.ts, onStatusInTransit.ts
-# read; the others import the same helpers and are taken to do the same)
+# The checkers written for 1.2.5's new states, with common/statusValidationHelpers.ts
+# (onStatusAgentAssigned.ts, onStatusInTransit.ts and onStatusDeliveryFailed.ts read; At-pickup,
+# Out-for-pickup, Pickup-failed and At-destination-hub import the same helpers and are taken
+# to do as Agent-assigned and In-transit do: not read)
 NEW_STATE_KEYS = ("on_status_agent_assigned", "on_status_at_pickup", "on_status_out_for_pickup",
-                  "on_status_pickup_failed", "on_status_at_delivery", "on_status_in_transit",
+                  "on_status_pickup_failed", "on_status_in_transit",
                   "on_status_at_destination_hub", "on_status_delivery_failed")
-# The 1.2.0-style checkers kept in 1.2.5 (routing tag on the Delivery object, its state)
-OLD_STATE_KEYS = ("on_status_pending", "on_status_packed", "on_status_picked",
-                  "on_status_out_for_delivery", "on_status_delivered")
+# onStatusDeliveryFailed.ts checks neither the routing tag nor order.updated_at
+HELPER_CHECKED = tuple(k for k in NEW_STATE_KEYS if k != "on_status_delivery_failed")
+# The checkers of 1.2.0's shape: the routing tag on the Delivery object. onStatusAtDelivery.ts
+# (3e081ee1) is a copy of the Out-for-delivery checker: it wants a Delivery in state
+# Out-for-delivery, so every on_status_at_delivery is refused as written (an upstream bug:
+# a P2P seller certifying leaves At-delivery out, the state being optional).
+ROUTED_DELIVERY_KEYS = ("on_status_picked", "on_status_at_delivery", "on_status_out_for_delivery",
+                        "on_status_delivered")
 ROUTING_ENUMS = ("P2P", "P2H2P")
 BUYER_CANCEL_REASONS = frozenset({"001", "003", "006", "009", "010"})  # buyerCancellationRid
 ON_CANCEL_ORDER_KEYS = frozenset({"id", "state", "provider", "items", "billing", "cancellation",
@@ -68,8 +75,11 @@ def _ctx_time(bundle: Bundle, key: str) -> Any:
 def _status_keys(bundle: Bundle) -> list[str]:
     """The on_status keys of the bundle in the flow's order (the order they are checked in)."""
     order = FLOW_KEYS_125.get(bundle.flow) or tuple(STATUS_STATE)
+    routing = routing_of(bundle)
+    # the driver never hands a state the order's routing forbids to its checker
+    forbidden = ROUTING_STATES[routing]["forbidden"] if routing else frozenset()
     return [k for k in order if k.startswith("on_status_") and k in bundle.payload
-            and k != "on_status_rto_delivered/disposed"]
+            and k != "on_status_rto_delivered/disposed" and STATUS_STATE[k] not in forbidden]
 
 
 def _order_state(key: str) -> str:
@@ -141,6 +151,9 @@ def on_status_fulfillment_state(bundle: Bundle) -> Iterator[tuple[str, str, str]
         ):
             yield key, "message.order.fulfillments.state", (
                 f"fulfillments/state should be {expected} for /on_status_{expected}")
+        if key == "on_status_at_delivery" and _state(delivery) != "Out-for-delivery":
+            yield key, "message.order.fulfillments.state", (
+                "fulfillments/state Should be At-delivery for /on_status_Out-for-delivery")
 
 
 @rule("on_status_125.routing_tag", SRC_HELPERS + " validateRoutingTagStructure; "
@@ -152,12 +165,12 @@ def on_status_routing_tag(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     for key in _status_keys(bundle):
         order = bundle.order(key)
         api = f"/on_status_{STATUS_STATE[key]}"
-        if key in NEW_STATE_KEYS:
+        if key in HELPER_CHECKED:
             expected = routing or ("P2H2P" if key == "on_status_in_transit" else None)
             for f in order.get("fulfillments") or []:
                 yield from ((key, "message.order.fulfillments.tags", m)
                             for m in _routing_structure(f, expected, api))
-        elif key in ("on_status_picked", "on_status_out_for_delivery", "on_status_delivered"):
+        elif key in ROUTED_DELIVERY_KEYS:
             delivery = _delivery(order) or {}
             value = (tag_list(delivery.get("tags"), "routing") or {}).get("type")
             if value not in ROUTING_ENUMS:
@@ -186,7 +199,7 @@ def _routing_structure(f: dict[str, Any], expected: str | None, api: str) -> Ite
 
 
 @rule("on_status_125.progress", SRC_HELPERS + " validateOrderUpdatedAt, validateStateTransition; "
-      "Status/onStatus{AgentAssigned,InTransit}.ts")
+      "Status/onStatus{AgentAssigned,InTransit,DeliveryFailed}.ts")
 def on_status_progress(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """Along the on_status keys: a new-state on_status has ``@ondc/org/state_updated_at`` on its
     Delivery, not before the previous one; its ``order.updated_at`` is not before the previous
@@ -200,7 +213,7 @@ def on_status_progress(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
         api = f"/on_status_{STATUS_STATE[key]}"
         delivery = _delivery(order) or {}
         updated = order.get("updated_at")
-        if key in NEW_STATE_KEYS:
+        if key in HELPER_CHECKED:
             if not updated:
                 yield key, "message.order.updated_at", f"order.updated_at is required in {api}"
             elif prev_updated and when(updated) and when(prev_updated) and (
@@ -209,6 +222,7 @@ def on_status_progress(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                 yield key, "message.order.updated_at", (
                     f"order.updated_at timestamp should be greater than or equal to previous "
                     f"updated_at in {api}")
+        if key in NEW_STATE_KEYS:
             stamp = delivery.get("@ondc/org/state_updated_at")
             if not stamp:
                 yield key, "message.order.fulfillments.@ondc/org/state_updated_at", (
