@@ -294,7 +294,7 @@ def on_status_timestamps(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 
 @rule("on_status_125.cod_payment", SRC_HELPERS + " validatePaymentStatus; "
-      "Status/onStatus{Picked,OutForDelivery}.ts")
+      "Status/onStatus{Packed,Picked,OutForDelivery}.ts")
 def on_status_cod_payment(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """Flow 012 (cash on delivery): not paid until delivered."""
     if bundle.flow != "012":
@@ -312,7 +312,7 @@ def on_status_cod_payment(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
             ):
                 yield key, "message.order.payment", (
                     f"Payment transaction_id is required for COD flow in {api}")
-        elif key in ("on_status_picked", "on_status_out_for_delivery") and (
+        elif key in ("on_status_packed", "on_status_picked", "on_status_out_for_delivery") and (
             payment.get("status") != "NOT-PAID"
         ):
             yield key, "message.order.payment.status", (
