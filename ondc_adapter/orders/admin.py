@@ -34,7 +34,8 @@ class AdvanceBody(BaseModel):
             "Order-delivered; P2H2P adds Out-for-pickup, Pickup-failed, In-transit, "
             "At-destination-hub, Out-for-delivery, Delivery-failed and has no At-pickup or "
             "At-delivery. A move the order's machine lacks is a 409 naming the allowed next "
-            "states."
+            "states. When certifying, leave the optional At-delivery out: ONDC's 1.2.5 checker "
+            "of it refuses every At-delivery status as written."
         ),
     )
     fulfillment_id: str | None = Field(
