@@ -324,7 +324,7 @@ def build_track(state: FlowState) -> dict[str, Any]:
 
 def build_cancel(state: FlowState, *, reason: str | None = None, force: str | None = None
                  ) -> dict[str, Any]:
-    """``reason``: by default 006 in 1.2.0, 053 in 1.2.5 (its buyer reasons differ)."""
+    """``reason``: by default 006 in 1.2.0, 003 in 1.2.5 (builders_125: what its checker takes)."""
     if not state.order_id:
         raise BuildError("cancel needs a confirmed order")
     reason = builders_125.cancel_reason(state, reason, "006")

@@ -11,8 +11,8 @@ validator's 1.2.5 checker that asks for it (docs/retail-1.2.5/rules.md):
   tag ``apply: yes`` (Select/select.ts refuses an offer without it);
 * init and confirm repeat the select's offers; confirm carries the search's finder fee in
   ``payment`` (Confirm/confirm.ts: "Buyer App Finder fee can't change");
-* cancel and return reasons from the 1.2.5 list (constants/reasonCodeRet1.2.5.ts): the buyer
-  app's own cancel codes are 051, 052, 053 and 999, a return's 002 to 005.
+* cancel reasons the 1.2.5 cancel checker takes, return reasons from the 1.2.5 list (002 to
+  005, constants/reasonCodeRet1.2.5.ts).
 """
 
 from __future__ import annotations
@@ -33,10 +33,13 @@ STATIC_TERMS_NEW = "https://github.com/ONDC-Official/NP-Static-Terms/buyerNP_BNP
 # request's timestamp): a year ahead keeps an exported bundle valid for that long.
 TERMS_EFFECTIVE_IN = timedelta(days=365)
 
-# Cancel reasons a buyer app may give in 1.2.5 (USED_BY BNP); 053 ("buyer wants to modify
-# address / other order details") needs no breached TAT, so it is the default.
-BUYER_CANCEL_REASONS = frozenset({"051", "052", "053", "999"})
-DEFAULT_CANCEL_REASON = "053"
+# Cancel reasons a buyer app may give in 1.2.5. reasonCodeRet1.2.5.ts lists 051, 052, 053 and
+# 999 for buyer apps, but the validator's 1.2.5 cancel checker (Cancel/cancel.ts) still holds
+# the reason to the shared buyerCancellationRid, 1.2.0's 001, 003, 006, 009 and 010, and
+# refuses the others: a buyer app being certified sends one of those. 003 (product available
+# at a lower price) needs no breached TAT, so it is the default.
+BUYER_CANCEL_REASONS = frozenset({"001", "003", "006", "009", "010"})
+DEFAULT_CANCEL_REASON = "003"
 # return_request_reasonCodes of the 1.2.5 list
 RETURN_REASONS = frozenset({"002", "003", "004", "005"})
 DEFAULT_RETURN_REASON = "003"
@@ -111,13 +114,13 @@ def finder_fee(state: FlowState, payment: dict[str, Any]) -> None:
 
 def cancel_reason(state: FlowState, reason: str | None, default_120: str) -> str:
     """The cancel's reason: as the flow gives it, else the version's default; a 1.2.5 flow
-    may only give a buyer app's 1.2.5 code."""
+    may only give one the validator's 1.2.5 cancel checker takes."""
     if not speaks_125(state):
         return reason or default_120
     chosen = reason or DEFAULT_CANCEL_REASON
     if chosen not in BUYER_CANCEL_REASONS:
-        raise BuildError(f"cancel reason {chosen} is not a buyer app's in retail {VERSION} "
-                         f"(have {', '.join(sorted(BUYER_CANCEL_REASONS))})")
+        raise BuildError(f"cancel reason {chosen} is refused by the validator's retail {VERSION} "
+                         f"cancel checker (it takes {', '.join(sorted(BUYER_CANCEL_REASONS))})")
     return chosen
 
 

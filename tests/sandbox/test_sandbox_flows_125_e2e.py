@@ -21,14 +21,13 @@ from ondc_adapter.settings import Settings
 VERSION = "1.2.5"
 # COD is offered on grocery items only in the sample catalogue
 DOMAIN = {"012": "ONDC:RET10"}
-PASSING = ["8", "2", "1", "3", "012", "5", "6", "7", "9"]
-_NO_OFFERS = ("on_search does not list the seller's offers yet (the 1.2.5 catalogue rendering, "
-              "issue 16): the buyer app has no offer to apply")
+PASSING = ["8", "2", "1", "3", "012", "4", "5", "6", "7", "9",
+           *(f"009{n}" for n in range(1, 7))]
 WAITING = {
-    "4": "the node does not take the 1.2.5 buyer cancel reasons yet (053 -> 30012)",
-    **{f"009{n}": _NO_OFFERS for n in range(1, 7)},
-    "0097": "the node's offers model has no exchange offer (offers/models.py); " + _NO_OFFERS,
-    "0098": "the node's offers model has no financing offer (offers/models.py); " + _NO_OFFERS,
+    "0097": "the node's offers model has no exchange offer (offers/models.py): define_offer "
+            "gets a 422",
+    "0098": "the node's offers model has no financing offer (offers/models.py): define_offer "
+            "gets a 422",
 }
 
 
