@@ -23,6 +23,12 @@ VERSION = "1.2.5"
 DOMAIN = {"012": "ONDC:RET10"}
 PASSING = ["8", "2", "1", "3", "012", "4", "5", "6", "7", "9",
            *(f"009{n}" for n in range(1, 7))]
+# the payload keys of the buyer app's requests
+BUYER_KEYS = frozenset({
+    "search_full_catalog_refresh", "search_inc_refresh", "select", "select_out_of_stock", "init",
+    "confirm", "track", "cancel", "update_settlement_part_cancel", "update_liquidated",
+    "update_settlement_liquidated", "catalog_rejection",
+})
 WAITING = {
     "0097": "the node's offers model has no exchange offer (offers/models.py): define_offer "
             "gets a 422",
@@ -53,9 +59,11 @@ async def _play(flow: str, tmp_path: Path) -> None:
     assert result.export["version"] == VERSION
     assert result.export["flow"] == flow
     assert {p["context"]["core_version"] for p in result.export["payload"].values()} == {VERSION}
-    missing = [f.message for f in validate_bundle(result.export)
-               if f.rule.startswith("bundle.")]
-    assert missing == []
+    findings = validate_bundle(result.export)
+    assert [f.message for f in findings if f.rule.startswith("bundle.")] == []
+    # what the buyer app sent is the sandbox's own doing: the ported 1.2.5 rules find nothing
+    # in it (the seller's answers are the node's, judged in docs/certification.md)
+    assert [str(f) for f in findings if f.key in BUYER_KEYS] == []
 
 
 @pytest.mark.parametrize("flow", PASSING)
