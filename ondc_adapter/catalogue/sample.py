@@ -394,7 +394,9 @@ class _Generator:
             "seller_pickup_return": returnable,
             "return_window": "P7D" if domain != "ONDC:RET10" else "P2D",
             "time_to_ship": "P2D",
-            "cod": domain == "ONDC:RET10",
+            # cash on delivery for every grocery item and, elsewhere, for items up to
+            # Rs 10,000 (sellers cap COD at a price): every domain can play COD flows
+            "cod": domain == "ONDC:RET10" or price <= 10000,
             "consumer_care": CARE,
             "statutory": {
                 "manufacturer_or_packer_name": f"Sample {product.district} producers",

@@ -126,17 +126,21 @@ def pick_items(catalog: dict[str, Any], strategy: str, how_many: int) -> tuple[
 ]:
     """The first provider of ``catalog`` with ``how_many`` enabled items for ``strategy``
     (``first_in_stock``/``in_stock``: available count > 0; ``first_cod``: in stock and
-    ``@ondc/org/available_on_cod``; ``first_returnable``: in stock and
+    ``@ondc/org/available_on_cod``; ``first_not_cod``: in stock without it (to be refused
+    cash on delivery); ``first_returnable``: in stock and
     ``@ondc/org/returnable``; ``first``: any)."""
     for provider in catalog.get("bpp/providers") or []:
         items = [
             i for i in provider.get("items") or []
             if (i.get("time") or {}).get("label", "enable") == "enable"
         ]
-        if strategy in ("first_in_stock", "in_stock", "first_cod", "first_returnable"):
+        if strategy in ("first_in_stock", "in_stock", "first_cod", "first_not_cod",
+                        "first_returnable"):
             chosen = [i for i in items if _count(paths.get(i, "quantity.available.count", 0)) > 0]
             if strategy == "first_cod":
                 chosen = [i for i in chosen if i.get("@ondc/org/available_on_cod") is True]
+            elif strategy == "first_not_cod":
+                chosen = [i for i in chosen if i.get("@ondc/org/available_on_cod") is not True]
             elif strategy == "first_returnable":
                 chosen = [i for i in chosen if i.get("@ondc/org/returnable") is True]
         elif strategy == "first":

@@ -30,7 +30,7 @@ from ondc_adapter import keys as node_keys
 from ondc_adapter.keys import NodeKeys
 from ondc_adapter.orders.policy import SETTLEMENT_ACCOUNT_FIELDS, OrderPolicy
 from ondc_adapter.outbound import local_transport
-from ondc_adapter.protocol.versions import parse_versions
+from ondc_adapter.protocol.versions import RetailVersion, parse_versions
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup
@@ -225,13 +225,16 @@ def sandbox_officers(base: Settings, seller_id: str) -> dict[str, str]:
     }
 
 
-def sandbox_terms(work_dir: Path) -> Path:
+def sandbox_terms(work_dir: Path, *, tracking: bool = False) -> Path:
     # A terms file never takes an account from the samples (``load_policy``): the sandbox
     # seller names OrderPolicy's sample accounts itself.
     sample = OrderPolicy()
     accounts = {name: getattr(sample, name) for name in SETTLEMENT_ACCOUNT_FIELDS}
     path = work_dir / "seller-terms.json"
-    path.write_text(json.dumps({**accounts, **SANDBOX_TERMS}))
+    # Tracking: retail 1.2.5's flows 2, 3 and 012 require track/on_track, so a sandbox that
+    # serves 1.2.5 offers it; a 1.2.0-only sandbox keeps the terms its certified flows ran with.
+    terms = {**accounts, **SANDBOX_TERMS, **({"tracking": True} if tracking else {})}
+    path.write_text(json.dumps(terms))
     return path
 
 
@@ -251,6 +254,7 @@ def adapter_settings(
 ) -> Settings:
     """The adapter's settings inside the sandbox: the user's, pointed at the local network."""
     seller_id = sandbox_seller_id(base)
+    served = parse_versions([*base.core_versions, *(core_versions or ())])
     return base.model_copy(
         update={
             **sandbox_officers(base, seller_id),
@@ -268,10 +272,11 @@ def adapter_settings(
             # fails on ``get_secret_value`` (NACK 31001 under `sandbox up`).
             "admin_api_key": SecretStr(admin_api_key),
             "domains": domains,
-            "core_versions": parse_versions([*base.core_versions, *(core_versions or ())]),
+            "core_versions": served,
             # the sandbox's parties all live on loopback
             "allow_private_network": True,
-            "seller_terms_file": base.seller_terms_file or sandbox_terms(work_dir),
+            "seller_terms_file": base.seller_terms_file
+            or sandbox_terms(work_dir, tracking=RetailVersion.V1_2_5 in served),
             # every search passes the gateway here: make the adapter insist on its signature
             "search_requires_gateway": True,
         }

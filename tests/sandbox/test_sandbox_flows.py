@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from ondc_adapter.sandbox.builders import BuildError, pick_items
 from ondc_adapter.sandbox.checks import CALLBACK_CHECKS
 from ondc_adapter.sandbox.network import NetworkOptions
 from ondc_adapter.sandbox.session import RunOutput, run_flow
@@ -176,24 +177,23 @@ async def test_cod_flow_012(tmp_path: Path) -> None:
 
 async def test_cod_for_an_item_not_offered_on_cod_is_refused(tmp_path: Path) -> None:
     """The seller side refuses cash on delivery for an item without
-    @ondc/org/available_on_cod (on_select error 40004); flow 012 on a domain whose sample has no
-    such item stops at select, saying why."""
-    domain = "ONDC:RET16"
+    @ondc/org/available_on_cod (on_select error 40004); a flow that asks for a COD item where
+    there is none stops at select, saying why."""
+    domain = "ONDC:RET12"  # the sample's silks above Rs 10,000 are not offered on COD
     flow = tmp_path / "cod-refused.yaml"
     flow.write_text(
         "flow: cod-refused\nname: COD for a non-COD item\nsteps:\n"
         "  - {id: search, send: search}\n"
         "  - {id: on_search, await: on_search, reply_to: search}\n"
         "  - {id: select, send: select,\n"
-        "     build: {builder: select, items: first_in_stock, payment_type: ON-FULFILLMENT}}\n"
+        "     build: {builder: select, items: first_not_cod, payment_type: ON-FULFILLMENT}}\n"
         "  - {id: on_select, await: on_select, reply_to: select, checks: [{error_code: '40004'}]}\n"
     )
     opts = NetworkOptions(domains=[domain], work_dir=tmp_path / "net")
     output = await run_flow(str(flow), domain=domain, options=opts)
     assert output.result.ok, [p for o in output.result.outcomes for p in o.problems]
-    output = await run_flow(
-        "012", domain=domain, options=NetworkOptions(domains=[domain], work_dir=tmp_path / "012")
-    )
-    select = next(o for o in output.result.outcomes if o.step.id == "select")
-    assert select.status == "fail"
-    assert "no provider with 1 item(s) for 'first_cod'" in (select.note or "")
+    catalog = {"bpp/providers": [{"id": "P", "items": [
+        {"id": "I", "quantity": {"available": {"count": "99"}},
+         "@ondc/org/available_on_cod": False}]}]}
+    with pytest.raises(BuildError, match="no provider with 1 item\\(s\\) for 'first_cod'"):
+        pick_items(catalog, "first_cod", 1)
