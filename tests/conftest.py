@@ -12,8 +12,20 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from ondc_adapter.logging import configure_logging
 from ondc_adapter.storage import Database
 from ondc_adapter.storage.schema import all_tables
+
+
+@pytest.fixture(autouse=True)
+def _node_logging() -> None:
+    """Log as a deployed node does (``configure_logging``: plain tracebacks), not with
+    structlog's development default: that renders each logged exception with rich, every
+    frame's locals included, in about 2 s of CPU, long enough to stall the node under test
+    (a PostgreSQL outage logs a dozen) and push its callbacks past their ttl. Before each
+    test, since some tests reset structlog when they finish."""
+    configure_logging("INFO", json=False)
+
 
 PG_ADMIN_DSN = os.environ.get("ONDC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ONDC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
