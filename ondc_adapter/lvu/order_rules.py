@@ -53,20 +53,8 @@ def on_select_quote(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
             continue
         yield from _quote_problems(key, order.get("quote") or {})
         fulfillments = {f.get("id"): f for f in order.get("fulfillments") or []}
-        serviceable = False
-        for n, f in enumerate(order.get("fulfillments") or []):
-            code = ((f.get("state") or {}).get("descriptor") or {}).get("code")
-            if code not in ("Serviceable", "Non-serviceable"):
-                yield key, f"message.order.fulfillments[{n}].state", (
-                    "Pre-order fulfillment state codes should be used in "
-                    "fulfillments[].state.descriptor.code")
-            serviceable = serviceable or code == "Serviceable"
-            if not f.get("@ondc/org/TAT"):
-                yield key, f"message.order.fulfillments[{n}]", (
-                    f"Fulfillment TAT must be present for fulfillment ID: {f.get('id')}")
-            if not isinstance(f.get("tracking"), bool):
-                yield key, f"message.order.fulfillments[{n}].tracking", (
-                    f"Tracking must be present for fulfillment ID: {f.get('id')} in boolean form")
+        yield from _pre_order_fulfillments(key, order)
+        serviceable = _serviceable(order)
         for n, line in enumerate((order.get("quote") or {}).get("breakup") or []):
             kind = line.get("@ondc/org/title_type")
             where = f"message.order.quote.breakup[{n}]"
@@ -93,6 +81,31 @@ def on_select_quote(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
         ):
             yield key, "message.order.quote.breakup", (
                 "delivery line item must be present in quote/breakup (if location is serviceable)")
+
+
+def _pre_order_fulfillments(key: str, order: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """on_select's fulfillments: a pre-order state code, a TAT and a boolean ``tracking``
+    (the same in 1.2.0 and 1.2.5)."""
+    for n, f in enumerate(order.get("fulfillments") or []):
+        code = ((f.get("state") or {}).get("descriptor") or {}).get("code")
+        if code not in ("Serviceable", "Non-serviceable"):
+            yield key, f"message.order.fulfillments[{n}].state", (
+                "Pre-order fulfillment state codes should be used in "
+                "fulfillments[].state.descriptor.code")
+        if not f.get("@ondc/org/TAT"):
+            yield key, f"message.order.fulfillments[{n}]", (
+                f"Fulfillment TAT must be present for fulfillment ID: {f.get('id')}")
+        if not isinstance(f.get("tracking"), bool):
+            yield key, f"message.order.fulfillments[{n}].tracking", (
+                f"Tracking must be present for fulfillment ID: {f.get('id')} in boolean form")
+
+
+def _serviceable(order: dict[str, Any]) -> bool:
+    """Some fulfillment is Serviceable: then the quote must carry a delivery line."""
+    return any(
+        ((f.get("state") or {}).get("descriptor") or {}).get("code") == "Serviceable"
+        for f in order.get("fulfillments") or []
+    )
 
 
 def _js_number(value: float) -> str:

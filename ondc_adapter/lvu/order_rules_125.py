@@ -22,7 +22,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from ondc_adapter.lvu.findings import GSTIN, PAN, Bundle, Rule, rule, tag_list, when
-from ondc_adapter.lvu.order_rules import _money, _quote_problems, init_address, on_select_prices
+from ondc_adapter.lvu.order_rules import (
+    _money,
+    _pre_order_fulfillments,
+    _quote_problems,
+    _serviceable,
+    init_address,
+    on_select_prices,
+)
 
 SRC_SELECT = "utils/Retail_.1.2.5/Select/select.ts"
 SRC_ON_SELECT = "utils/Retail_.1.2.5/Select/onSelect.ts"
@@ -175,20 +182,8 @@ def on_select_quote(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     key = "on_select"
     yield from _quote_problems(key, order.get("quote") or {})
     fulfillments = {f.get("id") for f in order.get("fulfillments") or []}
-    serviceable = False
-    for n, f in enumerate(order.get("fulfillments") or []):
-        code = ((f.get("state") or {}).get("descriptor") or {}).get("code")
-        if code not in ("Serviceable", "Non-serviceable"):
-            yield key, f"message.order.fulfillments[{n}].state", (
-                "Pre-order fulfillment state codes should be used in "
-                "fulfillments[].state.descriptor.code")
-        serviceable = serviceable or code == "Serviceable"
-        if not f.get("@ondc/org/TAT"):
-            yield key, f"message.order.fulfillments[{n}]", (
-                f"Fulfillment TAT must be present for fulfillment ID: {f.get('id')}")
-        if not isinstance(f.get("tracking"), bool):
-            yield key, f"message.order.fulfillments[{n}].tracking", (
-                f"Tracking must be present for fulfillment ID: {f.get('id')} in boolean form")
+    yield from _pre_order_fulfillments(key, order)
+    serviceable = _serviceable(order)
     breakup = (order.get("quote") or {}).get("breakup") or []
     for n, line in enumerate(breakup):
         kind, where = line.get("@ondc/org/title_type"), f"message.order.quote.breakup[{n}]"
