@@ -53,13 +53,7 @@ async def handle_select(
     policy = policy_of(deps)
     order = msg.order
     v125 = request.context.core_version == RetailVersion.V1_2_5
-    offers = (
-        await offers_quote.provider_offers(
-            session, deps, order.provider.id, request.context.sent_at
-        )
-        if v125
-        else []
-    )
+    offers = await offers_quote.request_offers(session, deps, request, order.provider.id)
     pricing = await price(
         session, policy, order.provider, order.items, order.fulfillments, order.payment,
         offers_quote.gift_item_ids(offers),
@@ -169,13 +163,7 @@ async def handle_init(
     order = msg.order
     raw = request.message["order"]
     v125 = request.context.core_version == RetailVersion.V1_2_5
-    offers = (
-        await offers_quote.provider_offers(
-            session, deps, order.provider.id, request.context.sent_at
-        )
-        if v125
-        else []
-    )
+    offers = await offers_quote.request_offers(session, deps, request, order.provider.id)
     pricing = await price(
         session, policy, order.provider, order.items, order.fulfillments, order.payment,
         offers_quote.gift_item_ids(offers),

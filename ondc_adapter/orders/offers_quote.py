@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ondc_adapter.catalogue import offer_store
-from ondc_adapter.exchange import SellerDeps
+from ondc_adapter.exchange import InboundRequest, SellerDeps
 from ondc_adapter.offers import Cart, CartLine, GiftStock, Offer, OfferQuote, apply_offers
 from ondc_adapter.offers.models import ITEMS_GIVEN
 from ondc_adapter.offers.paise import to_paise, to_rupees
@@ -33,6 +33,7 @@ from ondc_adapter.orders.pricing import Pricing
 from ondc_adapter.orders.tables import OrderDraft
 from ondc_adapter.protocol.ack import Error
 from ondc_adapter.protocol.money import format_money
+from ondc_adapter.protocol.versions import RetailVersion
 
 OfferSource = Callable[[AsyncSession, str, datetime], Awaitable[Sequence[Offer]]]
 OFFER = "offer"
@@ -48,6 +49,16 @@ async def provider_offers(
     if source is not None:
         return list(await source(session, provider_id, at))
     return (await offer_store.offers_for(session, [provider_id], at)).get(provider_id, [])
+
+
+async def request_offers(
+    session: AsyncSession, deps: SellerDeps, request: InboundRequest, provider_id: str
+) -> list[Offer]:
+    """The offers a select or init can get: the provider's, valid when it was sent, for a
+    1.2.5 request; none (and no read) for 1.2.0, which has no offers."""
+    if request.context.core_version != RetailVersion.V1_2_5:
+        return []
+    return await provider_offers(session, deps, provider_id, request.context.sent_at)
 
 
 def gift_item_ids(offers: Iterable[Offer]) -> list[str]:
