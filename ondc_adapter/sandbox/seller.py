@@ -184,14 +184,7 @@ def prepare_offer_action(params: dict[str, Any], state: FlowState
     kind = str(params.get("type") or "")
     if kind not in OFFER_TYPES:
         raise BuildError(f"define_offer: type is one of {', '.join(OFFER_TYPES)}")
-    source = params.pop("from", None)
-    if source is not None:
-        if str(source) not in state.messages:
-            raise BuildError(f"define_offer: no earlier step {source!r}")
-        on_search = state.messages[str(source)]
-    else:
-        on_search = state.latest("on_search")
-    catalog = (on_search.get("message") or {}).get("catalog") or {}
+    catalog = _catalog_of(state, params.pop("from", None), "define_offer")
     try:
         provider, chosen = pick_items(catalog, "first_in_stock", 2)
     except BuildError:
@@ -217,6 +210,18 @@ def prepare_offer_action(params: dict[str, Any], state: FlowState
     return str(provider["id"]), offer_id, body
 
 
+def _catalog_of(state: FlowState, source: Any, action: str) -> dict[str, Any]:
+    """The catalogue a seller step reads: the on_search of step ``source``, else the flow's
+    latest."""
+    if source is not None:
+        if str(source) not in state.messages:
+            raise BuildError(f"{action}: no earlier step {source!r}")
+        on_search = state.messages[str(source)]
+    else:
+        on_search = state.latest("on_search")
+    return (on_search.get("message") or {}).get("catalog") or {}
+
+
 # How long a catalogue action waits for the adapter to have handled the flow's latest search
 # (a catalog_inc start/stop reaches it through the gateway after the buyer app's ACK).
 SETTLE_SECONDS = 5.0
@@ -230,13 +235,7 @@ def prepare_catalogue_action(action: str, params: dict[str, Any], state: FlowSta
     spec = params.get("item", "first_in_stock")
     source = params.pop("from", None)
     if str(spec) in ITEM_STRATEGIES:
-        if source is not None:
-            if str(source) not in state.messages:
-                raise BuildError(f"{action}: no earlier step {source!r}")
-            on_search = state.messages[str(source)]
-        else:
-            on_search = state.latest("on_search")
-        catalog = (on_search.get("message") or {}).get("catalog") or {}
+        catalog = _catalog_of(state, source, action)
         _provider, chosen = pick_items(catalog, str(spec), 1)
         params["item"] = str(chosen[0]["id"])
     else:
