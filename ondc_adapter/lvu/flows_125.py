@@ -132,8 +132,7 @@ def checked_keys(bundle: Bundle) -> tuple[str, ...]:
     routing = routing_of(bundle)
     forbidden = ROUTING_STATES[routing]["forbidden"] if routing else frozenset()
     return tuple(
-        key for key in FLOW_KEYS_125.get(bundle.flow, ())
-        if STATUS_STATE.get(key) not in forbidden or key == "on_status_rto_delivered/disposed"
+        key for key in FLOW_KEYS_125.get(bundle.flow, ()) if STATUS_STATE.get(key) not in forbidden
     )
 
 
