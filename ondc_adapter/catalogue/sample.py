@@ -88,6 +88,10 @@ COLOURS = (
     ("#008080", "teal"), ("#964B00", "brown"),
 )
 KINDS = ("artisan", "shg", "cooperative", "emporium")
+# Every sample seller delivers, and buyers may also collect at its counter or workshop. Retail
+# 1.2.5's checker wants Self-Pickup hours from every provider of a catalogue once one offers
+# pickup (Search/on_search.ts), so the sample offers it everywhere rather than in part.
+SAMPLE_FULFILLMENTS = ({"id": "F1", "type": "Delivery"}, {"id": "F2", "type": "Self-Pickup"})
 KIND_NAMES = {"artisan": "Artisan", "shg": "Women SHG", "cooperative": "Weavers Cooperative",
               "emporium": "ODOP Emporium"}
 # RET10 categories whose goods are not taken back once delivered
@@ -239,7 +243,7 @@ class _Generator:
             "phone": "9800000001",
             "email": f"emporium-{emporium.state.lower().replace(' ', '-')}@sample-odop.example.in",
             "gstin": None,
-            "fulfillments": [{"id": "F1", "type": "Delivery"}],
+            "fulfillments": [dict(f) for f in SAMPLE_FULFILLMENTS],
             "ttl": "P1D",
             "min_order_value": "100.00",
             "women_led": False,
@@ -314,7 +318,7 @@ class _Generator:
             "phone": f"98{int(lgd):08d}"[:10],
             "email": f"seller-{lgd}@sample-odop.example.in",
             "gstin": None,
-            "fulfillments": [{"id": "F1", "type": "Delivery"}],
+            "fulfillments": [dict(f) for f in SAMPLE_FULFILLMENTS],
             "ttl": "P1D",
             "min_order_value": "100.00",
             "women_led": kind == "shg" or n % 5 == 0,

@@ -172,6 +172,11 @@ def up(
     seed: Annotated[
         Path | None, typer.Option(help="JSON array of extra registry records to load")
     ] = None,
+    core_version: Annotated[
+        list[str] | None,
+        typer.Option(help="retail version the adapter serves besides its settings' "
+                          "(repeatable: --core-version 1.2.5 serves 1.2.0 and 1.2.5 buyers)"),
+    ] = None,
 ) -> None:
     """Start registry, gateway, buyer app and adapter on loopback until Ctrl-C."""
     from rich.console import Console
@@ -188,7 +193,7 @@ def up(
         ports = {n: port + i for i, n in enumerate(("registry", "gateway", "buyer", "adapter"))}
     opts = NetworkOptions(
         domains=list(domain or SUPPORTED_DOMAINS), work_dir=work_dir, ports=ports, seed_file=seed,
-        console_accounts=True,
+        console_accounts=True, core_versions=list(core_version or ()),
     )
 
     async def main() -> None:
@@ -202,6 +207,7 @@ def up(
             console.print("[bold green]ONDC sandbox is up[/bold green] (test-only keys)")
             for name in ("registry", "gateway", "buyer_app", "adapter"):
                 console.print(f"  {name:<10} {info[name]}")
+            console.print(f"  retail versions    {', '.join(info['core_versions'])}")
             console.print(f"  adapter admin key  {info['admin_api_key']}")
             if info.get("console"):
                 console.print(f"  seller console     {info['console']}")

@@ -152,6 +152,11 @@ class SandboxNetwork:
             "work_dir": str(self.work_dir) if self.work_dir else None,
             "registry_encryption_public_key": self.registry_encryption_public_key,
             "domains": self.domains,
+            # the retail versions the adapter answers in, each buyer in its request's own
+            "core_versions": (
+                [str(v) for v in self.adapter_settings.core_versions]
+                if self.adapter_settings else []
+            ),
             "seller_actions": self.local_seller_actions(),
             "console": f"{self.adapter_url}/console/" if self.adapter_url else None,
             "console_accounts": self.console_accounts,

@@ -165,6 +165,8 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
             "up",
             "--work-dir",
             str(tmp_path / "net"),
+            "--core-version",  # the node serves both versions; each run speaks its own
+            "1.2.5",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -211,6 +213,18 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
         parties = {e["party"] for e in lines}
         assert {"buyer", "adapter", "gateway", "registry"} <= parties, parties
         assert any(e["party"] == "adapter" and e["url"].endswith("/on_confirm") for e in lines)
+        assert any("retail versions    1.2.0, 1.2.5" in line for line in seen), "".join(seen)
+        # a 1.2.5 buyer against the same running node, answered in 1.2.5
+        new = subprocess.run(
+            [sys.executable, "-m", "ondc_adapter.cli", "sandbox", "run", "2", "--domain",
+             "ONDC:RET16", "--core-version", "1.2.5", "--url", registry, "--quiet",
+             "--export", str(tmp_path / "flow2-125.json")],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        )
+        assert new.returncode == 0, new.stdout + new.stderr
+        bundle = json.loads((tmp_path / "flow2-125.json").read_text())
+        assert bundle["version"] == "1.2.5"
+        assert {p["context"]["core_version"] for p in bundle["payload"].values()} == {"1.2.5"}
         # catalogue pushes too: the seller changes go through the running sandbox's endpoint
         push = subprocess.run(
             [sys.executable, "-m", "ondc_adapter.cli", "sandbox", "run", "1-push",
@@ -219,7 +233,7 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
         )
         assert push.returncode == 0, push.stdout + push.stderr
         assert "PASSED" in push.stdout and "pushed=1" in push.stdout
-        # the registry now also knows each run's own buyer app (the network's + 2 runs)
+        # the registry now also knows each run's own buyer app (the network's + 3 runs)
         lookup = subprocess.run(
             [
                 sys.executable,
@@ -242,7 +256,7 @@ def test_up_then_run_against_it_then_ctrl_c(tmp_path: Path) -> None:
             timeout=60,
         )
         assert lookup.returncode == 0, lookup.stderr
-        assert len({r["subscriber_id"] for r in json.loads(lookup.stdout)}) == 3
+        assert len({r["subscriber_id"] for r in json.loads(lookup.stdout)}) == 4
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
