@@ -146,6 +146,9 @@ def self_pickup(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
                     "Self-Pickup")
 
 
+SEARCH_TAG_CODES_125 = ("catalog_inc", "bap_terms", "catalog_full", "bnp_features")
+
+
 @rule("on_search.provider_timing", SRC)
 def provider_timing(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     """A provider's ``timing`` tags: typed ``Order``, ``Delivery``, ``Self-Pickup`` or
@@ -469,6 +472,13 @@ def search_request(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
     tags = intent.get("tags")
     if not tags:
         return
+    # schema/Retail_1.2.5/RET/search.ts: the tag groups 1.2.5 knows (1.2.0's bap_features is
+    # not one of them)
+    for n, tag in enumerate(tags):
+        if isinstance(tag, dict) and tag.get("code") not in SEARCH_TAG_CODES_125:
+            yield key, f"message.intent.tags[{n}].code", (
+                f"/message/intent/tags/{n}/code must be equal to one of the allowed values "
+                f"({','.join(SEARCH_TAG_CODES_125)})")
     for problem in terms_problems(tags_of(tags, "bap_terms")):
         yield key, "message.intent.tags", problem
     if bundle.flow == "025" and "search_term" not in tags_of(tags, "bnp_demand_signal"):

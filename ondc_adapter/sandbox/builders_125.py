@@ -61,9 +61,18 @@ def bap_terms(state: FlowState) -> dict[str, Any]:
     }
 
 
+# 1.2.5's search schema (schema/Retail_1.2.5/RET/search.ts) names the buyer app's feature group
+# ``bnp_features`` (1.2.0's ``bap_features``), with the feature-discovery list's "000".
+FEATURES_125 = {"code": "bnp_features", "list": [{"code": "000", "value": "yes"}]}
+
+
 def search_tags(state: FlowState, tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A search's intent tags: 1.2.0's as they are, 1.2.5's with ``bap_terms`` added."""
-    return [*tags, bap_terms(state)] if speaks_125(state) else tags
+    """A search's intent tags: 1.2.0's as they are; 1.2.5's with the feature group under its
+    1.2.5 name and ``bap_terms`` added."""
+    if not speaks_125(state):
+        return tags
+    renamed = [dict(FEATURES_125) if t.get("code") == "bap_features" else t for t in tags]
+    return [*renamed, bap_terms(state)]
 
 
 def _offers_of(provider: dict[str, Any]) -> list[dict[str, Any]]:

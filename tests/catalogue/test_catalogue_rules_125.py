@@ -188,6 +188,11 @@ def _same_terms(d: dict[str, Any]) -> None:
     tags[0]["list"][1]["value"] = tags[0]["list"][0]["value"]
 
 
+def _features_120(d: dict[str, Any]) -> None:
+    tags = d["payload"]["search_full_catalog_refresh"]["message"]["intent"]["tags"]
+    tags.append({"code": "bap_features", "list": [{"code": "001", "value": "yes"}]})
+
+
 BROKEN: list[tuple[Rule, Callable[[dict[str, Any]], None], str]] = [
     (r125.bpp_terms, _set_collect, "collect_payment is required"),
     (offers, _exchange, "exchange is not possible for ONDC:RET12"),
@@ -208,6 +213,7 @@ BROKEN: list[tuple[Rule, Callable[[dict[str, Any]], None], str]] = [
     (r125.incremental_items, _moved_item, "location_id in /bpp/providers[0]/items[0] should"),
     (r125.search_request, _no_finder_fee, "buyer_app_finder_fee_amount"),
     (r125.search_request, _same_terms, "static_terms_new must differ"),
+    (r125.search_request, _features_120, "code must be equal to one of the allowed values"),
 ]
 
 
