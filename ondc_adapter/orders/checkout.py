@@ -207,13 +207,14 @@ async def handle_init(
         "fulfillments": [fulfillment],
         "quote": quote,
         "payment": _payment_terms(policy, raw.get("payment"), pricing.provider.name),
-        # retail 1.2.0 has no cancellation_terms on the order ("not enabled yet", ONDC's log
-        # validator); the cancellation policy applies all the same (orders.policy)
+        # no cancellation_terms on the order, 1.2.0 or 1.2.5: ONDC's validators say "not
+        # enabled yet" of them in on_init, on_confirm and on_status (the one 1.2.5 copy that
+        # compares on_confirm's with on_init's compares only when on_init had some); the
+        # cancellation policy applies all the same (orders.policy)
         "tags": [policy.bpp_terms(pricing.provider.pan)],
     }
     if v125:
         out["payment"] = retail125.on_init_payment(out["payment"])
-        out["cancellation_terms"] = retail125.cancellation_terms(policy)
     # the draft does not depend on the error: it is saved, and on_select's order read back, in
     # one round trip
     saved = await repository.save_draft(

@@ -4,22 +4,23 @@
 the quote are ``offers_quote``'s; everything else that differs is here, so the 1.2.0 builders
 stay as they are (a 1.2.0 transaction gets exactly the bytes it got before).
 
-* on_init: ``cancellation_terms`` (1.2.5 has them; flow 01E refuses an on_init without);
-  ``payment.collected_by`` is not sent when the buyer app collects (onInit.ts refuses
+* on_init: no ``cancellation_terms`` (1.2.5 defines them, but ONDC's validators refuse them
+  as "not enabled yet" in on_init, on_confirm and on_status; only flow 01E, not played here,
+  wants them in on_init); ``payment.collected_by`` is not sent when the buyer app collects
+  (onInit.ts refuses
   ``"BAP"`` there: "payments.collected_by not allowed in on_init when BAP"; the buyer app
   states it in confirm); when we collect (cash on delivery), ``settlement_window`` as
   ``PT<n>H`` / ``PT<n>M``, the only form onInit.ts accepts then.
 * on_confirm and later: the Delivery fulfillment's ``routing`` tag (``type`` ``P2P``: the
   seller's own delivery, hyperlocal) that decides which on_status states the validator wants,
   and its ``provider_id`` (onConfirm.ts: "provider_id must be present ... as order is
-  accepted"); no ``cancellation_terms`` in on_confirm itself (still "not enabled yet" there).
+  accepted").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ondc_adapter.orders.policy import OrderPolicy
 from ondc_adapter.protocol.durations import parse_duration
 
 ROUTING_P2P = "P2P"
@@ -43,10 +44,6 @@ def hours_or_minutes(duration: str) -> str:
     if seconds % 3600 == 0:
         return f"PT{seconds // 3600}H"
     return f"PT{max(seconds // 60, 1)}M"
-
-
-def cancellation_terms(policy: OrderPolicy) -> list[dict[str, Any]]:
-    return policy.cancellation_terms()
 
 
 def routing_tag(kind: str = ROUTING_P2P) -> dict[str, Any]:

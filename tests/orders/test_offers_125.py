@@ -172,7 +172,7 @@ async def test_what_else_differs_in_125(each_db: Database) -> None:
     buyer = await buyer_125(each_db, [])
     await select_125(buyer, [("I1", 1)])
     ini = await buyer.init()
-    assert ini.order["cancellation_terms"]
+    assert "cancellation_terms" not in ini.order  # "not enabled yet" (orders/retail125.py)
     assert "collected_by" not in ini.order["payment"]
     con = await buyer.confirm()
     (delivery,) = con.order["fulfillments"]
@@ -180,7 +180,7 @@ async def test_what_else_differs_in_125(each_db: Database) -> None:
     assert delivery["provider_id"] == "P1"
     assert "cancellation_terms" not in con.order
     record = await order_row(each_db, buyer.order_id)
-    assert record.core_version == "1.2.5" and record.cancellation_terms
+    assert record.core_version == "1.2.5"
     assert findings(bundle_of(buyer, flow="2")) == []
 
 
