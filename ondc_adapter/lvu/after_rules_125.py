@@ -51,7 +51,9 @@ HELPER_CHECKED = tuple(k for k in NEW_STATE_KEYS if k != "on_status_delivery_fai
 ROUTED_DELIVERY_KEYS = ("on_status_picked", "on_status_at_delivery", "on_status_out_for_delivery",
                         "on_status_delivered")
 ROUTING_ENUMS = ("P2P", "P2H2P")
-BUYER_CANCEL_REASONS = frozenset({"001", "003", "006", "009", "010"})  # buyerCancellationRid
+# buyerCancellationRid: the code both stored copies take ({001, 003, 006, 009, 010} and
+# {051, 052, 053, 999, 010}; sandbox/builders_125.py)
+BUYER_CANCEL_REASONS = frozenset({"010"})
 ON_CANCEL_ORDER_KEYS = frozenset({"id", "state", "provider", "items", "billing", "cancellation",
                                   "fulfillments", "quote", "payment", "created_at",
                                   "updated_at"})

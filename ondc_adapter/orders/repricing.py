@@ -66,12 +66,47 @@ def reprice(
     after_charges = without_fulfillment_charges(charges) if drop_charges else charges
     after = price_lines(record.lines, new_counts, after_charges, fid)
     quote = after.wire(ttl=record.quote.get("ttl", "P1D"))
+    offer_trail = _carry_offers(record.quote, quote, any(new_counts.values()))
     record.quote = quote
     record.lines = [{**line, "count": new_counts[line["id"]]} for line in record.lines]
     if drop_charges:
         record.charges = {**record.charges, "dropped": True}
     _rebuild_forward_items(record)
-    return trail(before, after)
+    return [*trail(before, after), *offer_trail]
+
+
+def _carry_offers(
+    old: dict[str, Any], new: dict[str, Any], units_left: bool
+) -> list[tuple[str, str, Decimal]]:
+    """Carry a 1.2.5 order's offer lines from its quote ``old`` into the re-priced ``new``
+    (in place) and return their ``quote_trail`` entries (type ``offer``, positive: discount
+    taken back).
+
+    The record keeps the quote as confirmed, not each offer's definition, so the rules of
+    ``offers.refund`` cannot run here; what is kept is their bound. Each offer line keeps
+    the discount it gave, but never more than what is left to discount, in the order the
+    quote lists them, so the total never rises and the buyer is never refunded more than
+    was paid. With no unit left every offer line falls to 0.00 (units given to count 0), as
+    1.2.5's reversal examples show."""
+    lines = [b for b in old.get("breakup") or [] if b.get("@ondc/org/title_type") == "offer"]
+    if not lines:
+        return []
+    room = Decimal(new["price"]["value"])
+    out = []
+    for line in lines:
+        line = copy.deepcopy(line)
+        was = Decimal(line["price"]["value"])  # negative, or 0.00 for units given
+        now = -min(-was, room) if units_left else Decimal(0)
+        now = now if now else Decimal("0.00")  # never "-0.00"
+        room += now
+        line["price"]["value"] = f"{now:.2f}"
+        if not units_left and "@ondc/org/item_quantity" in line:
+            line["@ondc/org/item_quantity"] = {"count": 0}
+        new["breakup"].append(line)
+        if now != was:
+            out.append(("offer", str(line.get("@ondc/org/item_id")), now - was))
+    new["price"]["value"] = f"{room:.2f}"
+    return out
 
 
 def _rebuild_forward_items(record: OrderRecord) -> None:

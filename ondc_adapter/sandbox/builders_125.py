@@ -34,12 +34,12 @@ STATIC_TERMS_NEW = "https://github.com/ONDC-Official/NP-Static-Terms/buyerNP_BNP
 TERMS_EFFECTIVE_IN = timedelta(days=365)
 
 # Cancel reasons a buyer app may give in 1.2.5. reasonCodeRet1.2.5.ts lists 051, 052, 053 and
-# 999 for buyer apps, but the validator's 1.2.5 cancel checker (Cancel/cancel.ts) still holds
-# the reason to the shared buyerCancellationRid, 1.2.0's 001, 003, 006, 009 and 010, and
-# refuses the others: a buyer app being certified sends one of those. 003 (product available
-# at a lower price) needs no breached TAT, so it is the default.
-BUYER_CANCEL_REASONS = frozenset({"001", "003", "006", "009", "010"})
-DEFAULT_CANCEL_REASON = "003"
+# 999 for buyer apps; the validator's 1.2.5 cancel checker (Cancel/cancel.ts) holds the reason
+# to constants' buyerCancellationRid, whose stored copies disagree (1.2.0's 001, 003, 006, 009,
+# 010 in one; 051, 052, 053, 999, 010 in another). A buyer app being certified sends the one
+# code every copy takes: 010 (the buyer wants to modify the order's details).
+BUYER_CANCEL_REASONS = frozenset({"010"})
+DEFAULT_CANCEL_REASON = "010"
 # return_request_reasonCodes of the 1.2.5 list
 RETURN_REASONS = frozenset({"002", "003", "004", "005"})
 DEFAULT_RETURN_REASON = "003"

@@ -129,7 +129,8 @@ def prepare_complaint_action(action: str, params: dict[str, Any], state: FlowSta
 # Offer actions (retail 1.2.5): ``define_offer`` makes the seller define an offer of ``type``
 # on the first provider of the latest on_search (or of step ``from``) with items in stock,
 # through the adapter's admin API (``PUT /admin/providers/{pid}/offers/{offer_id}``), as a
-# seller would; ``id`` names the offer (default ``SANDBOX-<TYPE>``).
+# seller would; ``id`` names the offer (default ``sandbox-<type>``, lower case as in 1.2.5's
+# examples: ONDC's init checker lower-cases the init's offer ids, not the select's).
 OFFER_ACTIONS: dict[str, tuple[str, ...]] = {"define_offer": ("type", "id", "from")}
 OFFER_TYPES = ("discount", "buyXgetY", "freebie", "slab", "combo", "delivery", "exchange",
                "financing")
@@ -164,11 +165,14 @@ def _offer_terms(kind: str, item: dict[str, Any], other: dict[str, Any]) -> dict
     if kind == "combo":
         return {"qualifier": {**low, "item_ids": [other["id"]]},
                 "benefit": {"percent": "10.00", "cap_paise": 10000}}
-    if kind == "delivery":  # the delivery charge waived
-        return {"qualifier": low, "benefit": {"percent": "100.00"}}
-    # discount; exchange and financing carry no quote arithmetic: the node decides whether
-    # it takes them, the sandbox sends what a discount would
-    return {"qualifier": low, "benefit": {"percent": "10.00", "cap_paise": 5000}}
+    if kind == "delivery":  # free delivery, up to 100 rupees (ONDC's on_select checker wants
+        # a cap with a percent delivery offer: onSelect.ts "cannot be equal to 0")
+        return {"qualifier": low, "benefit": {"percent": "100.00", "cap_paise": 10000}}
+    # discount: a flat 50 rupees off (every sample item costs more). The checker reads a
+    # percent with a cap as a percent *of the cap* (docs/offers.md, conflict 3), so the sandbox's
+    # certification discount is an amount, where the spec and the checker agree. Exchange and
+    # financing carry no quote arithmetic: the sandbox sends what a discount would.
+    return {"qualifier": low, "benefit": {"amount_paise": 5000}}
 
 
 def prepare_offer_action(params: dict[str, Any], state: FlowState
@@ -191,7 +195,7 @@ def prepare_offer_action(params: dict[str, Any], state: FlowState
         provider, chosen = pick_items(catalog, "first_in_stock", 1)
     item, other = chosen[0], chosen[-1]
     location = item.get("location_id") or paths.get(provider, "locations[0].id", None)
-    offer_id = str(params.get("id") or f"SANDBOX-{kind.upper()}")
+    offer_id = str(params.get("id") or f"sandbox-{kind.lower()}")
     now = utcnow()
     body: dict[str, Any] = {
         "type": kind,

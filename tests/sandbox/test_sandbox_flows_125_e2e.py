@@ -104,7 +104,7 @@ async def test_the_seller_defines_an_offer_through_the_admin_api(
     define = output.result.outcomes[-1]
     if taken:
         assert output.result.ok, [p for o in output.result.outcomes for p in o.problems]
-        assert f"SANDBOX-{kind.upper()}" in define.key_fields["did"]
+        assert f"sandbox-{kind.lower()}" in define.key_fields["did"]
     else:
         assert define.status == "fail"
         assert "-> 422" in " ".join(define.problems)
