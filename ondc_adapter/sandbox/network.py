@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from ondc_adapter.keys import NodeKeys
 from ondc_adapter.orders.policy import SETTLEMENT_ACCOUNT_FIELDS, OrderPolicy
 from ondc_adapter.outbound import local_transport
 from ondc_adapter.protocol.versions import RetailVersion, parse_versions
+from ondc_adapter.sandbox import remote_control
 from ondc_adapter.sandbox.buyer import BuyerApp
 from ondc_adapter.sandbox.gateway import GatewayState, create_gateway_app
 from ondc_adapter.sandbox.lookup import RegistryLookup
@@ -399,7 +399,7 @@ async def start_network(
             """Sandbox only: this process's exchanges since ``since`` (unix seconds), for a
             `sandbox run --url --transcript` in another process; with ``subscriber_id`` (that
             run's buyer app) the exchanges that name or call another such run are left out."""
-            exchanges = remote_transcript(
+            exchanges = remote_control.remote_transcript(
                 network, registry_config, since=since, subscriber_id=subscriber_id
             )
             return JSONResponse(exchanges)
@@ -408,7 +408,8 @@ async def start_network(
         async def seller_action(action: str, request: Request) -> JSONResponse:
             """Sandbox only: seller actions for a `sandbox run --url` in another process,
             performed on this process's adapter exactly as an in-process run does."""
-            return await perform_remote_seller_action(network, action, await request.body())
+            raw = await request.body()
+            return await remote_control.perform_remote_seller_action(network, action, raw)
 
         request_ids = {name: str(uuid.uuid4()) for name in ("gateway", "buyer", "adapter")}
         gateway_app = create_gateway_app(
@@ -543,81 +544,3 @@ def storage_urls(
         database_url = settings.database_url
     redis_url = opts.redis_url or settings.redis_url
     return database_url or f"sqlite+aiosqlite:///{work_dir / 'adapter.db'}", redis_url or None
-
-
-_RUN_BUYER = re.compile(r"buyer-[0-9a-f]{8}\.sandbox\.localhost")
-
-
-def remote_transcript(
-    network: SandboxNetwork, config: RegistryConfig, *, since: float, subscriber_id: str = ""
-) -> list[dict[str, Any]]:
-    """The exchanges ``network`` recorded since ``since``, as JSON objects. With
-    ``subscriber_id`` (a `sandbox run --url` buyer app), exchanges that belong to another such
-    run (name its buyer app, or call its URL) are left out, so concurrent runs against one
-    `sandbox up` each get their own."""
-    others = {sid for sid in config.site_urls if _RUN_BUYER.fullmatch(sid) and sid != subscriber_id}
-    other_urls = tuple(config.site_urls[sid].rstrip("/") + "/" for sid in others)
-    out = []
-    for exchange in list(network.transcript.exchanges):
-        if exchange.started_at < since:
-            continue
-        if subscriber_id:
-            named = set(_RUN_BUYER.findall(exchange.url + exchange.request_body))
-            if named - {subscriber_id} and subscriber_id not in named:
-                continue
-            if (exchange.url + "/").startswith(other_urls):
-                continue
-        out.append(asdict(exchange))
-    return out
-
-
-async def perform_remote_seller_action(
-    network: SandboxNetwork, action: str, raw: bytes
-) -> JSONResponse:
-    """Order actions take ``{order_id, params}``; catalogue actions (set_price, set_stock,
-    disable_item, enable_item, set_store_status) take ``{params: {item, ...},
-    after_message_id}`` with the item already resolved to an id, and answer the completed
-    params (the price set, the store changed...); issue
-    actions (issue_ask_info, issue_propose...; the complaint's issue_raise, issue_accept...)
-    take ``{issue_id, params, after_message_id}``."""
-    from ondc_adapter.sandbox.builders import FlowState
-    from ondc_adapter.sandbox.runner import SellerActionFailed
-    from ondc_adapter.sandbox.seller import (
-        CATALOGUE_ACTIONS,
-        COMPLAINT_ACTIONS,
-        ISSUE_ACTIONS,
-        ServiceSeller,
-        remote_issue_action,
-    )
-
-    if network.adapter_app is None:
-        return JSONResponse({"error": "this sandbox runs no adapter"}, status_code=409)
-    seller = ServiceSeller(network.adapter_app)
-    if not seller.supports(f"seller.{action}"):
-        return JSONResponse({"error": f"seller action {action!r} unsupported"}, status_code=404)
-    catalogue = action in CATALOGUE_ACTIONS
-    if action in ISSUE_ACTIONS or action in COMPLAINT_ACTIONS:
-        return await remote_issue_action(seller, action, raw)
-    try:
-        data = json.loads(raw)
-        params = dict(data.get("params") or {})
-        if catalogue:
-            item = str(params["item"])
-            after = data.get("after_message_id")
-            after = str(after) if after else None
-        else:
-            order_id = str(data["order_id"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        shape = "{params: {item, ...}, after_message_id}" if catalogue else "{order_id, params}"
-        return JSONResponse({"error": f"body must be {shape}"}, status_code=400)
-    try:
-        if catalogue:
-            params["item"] = item
-            note = await seller.catalogue_action(action, params, after_message_id=after)
-            return JSONResponse({"done": note, "params": params})
-        state = FlowState(domain="", city="", bap_id="", bap_uri="", order_id=order_id)
-        note = await seller.perform(action, params, state)
-    except SellerActionFailed as exc:
-        return JSONResponse({"error": str(exc)}, status_code=409)
-    return JSONResponse({"done": note})
-
