@@ -261,8 +261,9 @@ def _child(*args: str) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     from ondc_adapter.catalogue.importer import import_file
+    from ondc_adapter.catalogue.intent import Query
     from ondc_adapter.catalogue.sample import generate
-    from ondc_adapter.catalogue.search import Query, SearchIndex
+    from ondc_adapter.catalogue.search import SearchIndex
     from ondc_adapter.storage import Database
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="catbench-"))

@@ -11,7 +11,7 @@ store row the index reads whose ``updated_at`` or liveness differs from the one 
 What that guarantees: an answer is never served from before a change the index has seen, and
 the index sees a write at the first search of a transaction beginning ``lookback_every`` (1 s)
 after its commit, late commits included, when the write committed within the index's
-``lookback`` (10 s) of the ``updated_at`` it stamped (``catalogue.search``'s module notes say
+``lookback`` (10 s) of the ``updated_at`` it stamped (``catalogue.search_sync``'s module notes say
 which writers might not: a long file import). What the index never sees (a row rewritten with
 the very stamp it had, a write held past the look-back) is bounded by ``seconds`` in answers
 kept here. Why 30 s and not less: a miss costs about three hits' work, and at a node's usual

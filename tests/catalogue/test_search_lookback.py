@@ -1,4 +1,4 @@
-"""The search index's look-back (``catalogue.search``): a write that commits after one stamped
+"""The search index's look-back (``catalogue.search_sync``): a write that commits after one stamped
 later, so below the watermark by the time it is visible, is found by the first refresh
 ``lookback_every`` after it and moves ``generation``; rows read again unchanged move nothing;
 a searching transaction still costs one round trip, and an idle node stops looking back."""
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ondc_adapter.catalogue import search, write
+from ondc_adapter.catalogue import search_sync, write
 from ondc_adapter.catalogue.cities import default_directory
 from ondc_adapter.catalogue.driver_sql import DriverStatement
 from ondc_adapter.catalogue.importer import import_file
@@ -138,12 +138,12 @@ async def test_rows_read_again_unchanged_move_nothing(
         for _ in range(3):
             clock.t += 1.0
             assert await refresh(db, index) == 0
-    assert sent.driver == [search._RECENT] * 3  # they did look back
+    assert sent.driver == [search_sync._RECENT] * 3  # they did look back
     assert index.generation == generation
 
     async with db.session() as s:
         row = dict((await s.execute(
-            select(*search._ITEM_COLUMNS).where(Item.id == "I12-1")
+            select(*search_sync._ITEM_COLUMNS).where(Item.id == "I12-1")
         )).mappings().one())
     assert not index.upsert(row) and index.generation == generation
     assert index.upsert(row, force=True) and index.generation == generation + 1
@@ -201,7 +201,7 @@ async def test_one_round_trip_per_transaction_and_none_more_when_idle(
         clock.t += 0.5
         await refresh(db, index)  # within lookback_every: the fast path
         await refresh(db, index)
-    assert sent.driver == [search._RECENT, search._NEWEST, search._NEWEST]
+    assert sent.driver == [search_sync._RECENT, search_sync._NEWEST, search_sync._NEWEST]
     assert sent.count == 3
 
     # idle: a look-back more than lookback + lookback_every after the watermark moved is
@@ -212,7 +212,7 @@ async def test_one_round_trip_per_transaction_and_none_more_when_idle(
         for _ in range(3):
             clock.t += 1
             await refresh(db, index)
-    assert sent.driver == [search._RECENT] + [search._NEWEST] * 3 and sent.count == 4
+    assert sent.driver == [search_sync._RECENT] + [search_sync._NEWEST] * 3 and sent.count == 4
 
     await stamp(db, Item, "I12-0", LATER, name="Banarasi silk saree zero")
     with round_trips(db, monkeypatch) as sent:
@@ -220,7 +220,7 @@ async def test_one_round_trip_per_transaction_and_none_more_when_idle(
         assert await refresh(db, index) == 1  # the fast path reads the change
         clock.t += 1
         assert await refresh(db, index) == 0  # and looking back starts again
-    assert sent.driver == [search._NEWEST, search._RECENT]
+    assert sent.driver == [search_sync._NEWEST, search_sync._RECENT]
     assert sent.count == 4  # newest, providers (none), the item; then the look-back
 
 
