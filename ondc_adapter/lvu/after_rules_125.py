@@ -296,14 +296,24 @@ def on_status_timestamps(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
 
 
 @rule("on_status_125.cod_payment", SRC_HELPERS + " validatePaymentStatus; "
-      "Status/onStatus{Packed,Picked,OutForDelivery}.ts")
+      "Status/onStatus{Packed,Picked,OutForDelivery,Delivered}.ts")
 def on_status_cod_payment(bundle: Bundle) -> Iterator[tuple[str, str, str]]:
-    """Flow 012 (cash on delivery): not paid until delivered."""
+    """Flow 012 (cash on delivery): not paid until delivered; paid, with the time, once it is."""
     if bundle.flow != "012":
         return
     for key in _status_keys(bundle):
         payment = bundle.order(key).get("payment") or {}
         api = f"/on_status_{STATUS_STATE[key]}"
+        if key == "on_status_delivered":
+            if payment.get("status") == "NOT-PAID":
+                yield key, "message.order.payment.status", (
+                    "Payment status should be PAID for 012 flow since Item has been delivered "
+                    "in this state (Cash on Delivery)")
+            if not (payment.get("time") or {}).get("timestamp"):
+                yield key, "message.order.payment.time", (
+                    "Payment must have time with timestamp for PAID in 012 flow since Item "
+                    "has been delivered in this state (Cash on Delivery)")
+            continue
         if key in NEW_STATE_KEYS:
             if payment.get("status") != "NOT-PAID":
                 yield key, "message.order.payment.status", (

@@ -95,8 +95,9 @@ async def advance(
             record.documents = [{"url": _invoice_url(record), "label": "Invoice"}]
         payment = record.payment
         if payment.get("type") == "ON-FULFILLMENT" and payment.get("status") != "PAID":
-            # Cash on delivery: handing the parcel over is when the money is collected.
-            record.payment = {**payment, "status": "PAID"}
+            # Cash on delivery: handing the parcel over is when the money is collected, and a
+            # paid payment says when it was paid (``time.timestamp``, as a prepaid one does).
+            record.payment = {**payment, "status": "PAID", "time": {"timestamp": stamp}}
             repository.journal(
                 session,
                 record,

@@ -153,3 +153,21 @@ async def test_a_state_the_routing_forbids_is_not_checked(each_db: Database) -> 
     bundle = await delivered_bundle(each_db)
     bundle.payload["on_status_in_transit"] = copy.deepcopy(bundle.payload["on_status_packed"])
     assert all(f.key != "on_status_in_transit" for f in after_findings(bundle))
+
+
+async def test_cod_delivered_is_paid_with_its_time(each_db: Database) -> None:
+    """onStatusDelivered.ts, flow 012: the delivered on_status says PAID and when."""
+    bundle = copy.deepcopy(await delivered_bundle(each_db))
+    bundle.flow = "012"
+
+    def delivered_paths() -> set[str]:
+        return {f.path for f in after_findings(bundle)
+                if f.rule == "on_status_125.cod_payment" and f.key == "on_status_delivered"}
+
+    payment = order(bundle, "on_status_delivered")["payment"]
+    payment["status"] = "NOT-PAID"
+    payment.pop("time", None)
+    assert delivered_paths() == {"message.order.payment.status", "message.order.payment.time"}
+    payment["status"] = "PAID"
+    payment["time"] = {"timestamp": order(bundle, "on_status_delivered")["updated_at"]}
+    assert delivered_paths() == set()
