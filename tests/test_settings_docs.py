@@ -39,6 +39,7 @@ def test_example_seller_terms_load() -> None:
     policy = load_policy(ROOT / "docs" / "seller-terms.example.json")
     assert policy.delivery_charge == Decimal("60.00")
     assert policy.settlement_type == "neft" and policy.np_tax_number == "09AAAAA0000A1Z5"
+    assert policy.routing == "P2H2P"  # a Varanasi weaver's parcels go by courier
     # every account the file gives is sent; none is filled in from the samples
     detail = policy.settlement_details("Seller")[0]
     assert detail["upi_address"] == "seller-varanasi@sbi"
@@ -59,6 +60,7 @@ def test_seller_terms_accounts_are_never_samples(tmp_path: Path) -> None:
         ({"delivery_charg": "1"}, "unknown seller terms"),
         ({"delivery_charge": "abc"}, "decimal"),
         ({"auto_accept": "yes"}, "true or false"),
+        ({"routing": "P2H", "upi_address": "shop@okbank"}, "routing must be one of"),
         ({"delivery_charge": "60.00"}, "needs \\['upi_address'\\]"),
         ({"settlement_type": "neft", "bank_account_no": "1"}, "needs"),
         ([1, 2], "JSON object"),

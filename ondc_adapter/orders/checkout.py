@@ -476,7 +476,7 @@ def _order_values(
         "end": end,
     }
     if draft.core_version == RetailVersion.V1_2_5:
-        fulfillment = retail125.confirmed_delivery(fulfillment, draft.provider_id)
+        fulfillment = retail125.confirmed_delivery(fulfillment, draft.provider_id, policy.routing)
     bap_terms = [t for t in raw.get("tags") or [] if t.get("code") == "bap_terms"]
     accepted = policy.auto_accept
     charges = policy.charges

@@ -16,7 +16,7 @@ from typing import Any
 from ondc_adapter.exchange import SellerDeps
 from ondc_adapter.orders.quote import Charges
 from ondc_adapter.orders.reasons import CANCEL_REASONS, Party
-from ondc_adapter.orders.state import FState
+from ondc_adapter.orders.state import ROUTING_P2H2P, ROUTING_P2P, FState
 from ondc_adapter.protocol.money import format_money
 
 
@@ -31,6 +31,11 @@ class OrderPolicy:
     tracking: bool = False
     quote_ttl: str = "P1D"
     auto_accept: bool = True  # on_confirm "Accepted"; False -> "Created", seller accepts later
+    # Retail 1.2.5: how a delivery travels, named in on_confirm's routing tag and fixing the
+    # states the parcel may pass: "P2P" (the seller's own rider or a hyperlocal one, straight
+    # to the door) or "P2H2P" (a courier through its hubs: in transit, at the destination hub,
+    # out for delivery, delivery failed), the usual way an artisan's parcel goes out of town.
+    routing: str = "P2P"
     # settlement (when the buyer app collects, it pays us after this window)
     settlement_basis: str = "delivery"
     settlement_window: str = "P1D"
@@ -134,6 +139,8 @@ class OrderPolicy:
         return format_money(self.withholding_amount)
 
 
+ROUTINGS = (ROUTING_P2P, ROUTING_P2H2P)
+
 SETTLEMENT_ACCOUNT_FIELDS = (
     "upi_address", "bank_account_no", "ifsc_code", "bank_name", "branch_name"
 )
@@ -170,6 +177,8 @@ def load_policy(path: Path) -> OrderPolicy:
     # (every account given is sent in settlement_details).
     for name in SETTLEMENT_ACCOUNT_FIELDS:
         values.setdefault(name, None)
+    if values.get("routing", ROUTINGS[0]) not in ROUTINGS:
+        raise ValueError(f"{path}: routing must be one of {list(ROUTINGS)}")
     kind = values.get("settlement_type", OrderPolicy().settlement_type)
     needed = ("upi_address",) if kind == "upi" else SETTLEMENT_ACCOUNT_FIELDS[1:]
     missing = [name for name in needed if not values.get(name)]

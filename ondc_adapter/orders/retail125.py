@@ -50,10 +50,13 @@ def routing_tag(kind: str = ROUTING_P2P) -> dict[str, Any]:
     return {"code": "routing", "list": [{"code": "type", "value": kind}]}
 
 
-def confirmed_delivery(fulfillment: dict[str, Any], provider_id: str) -> dict[str, Any]:
-    """The order's Delivery fulfillment as 1.2.5 keeps it from on_confirm on."""
+def confirmed_delivery(
+    fulfillment: dict[str, Any], provider_id: str, routing: str = ROUTING_P2P
+) -> dict[str, Any]:
+    """The order's Delivery fulfillment as 1.2.5 keeps it from on_confirm on: the provider
+    and how the parcel travels (the seller terms' ``routing``)."""
     out = dict(fulfillment)
     out["provider_id"] = provider_id
     tags = [t for t in out.get("tags") or [] if t.get("code") != "routing"]
-    out["tags"] = [*tags, routing_tag()]
+    out["tags"] = [*tags, routing_tag(routing)]
     return out

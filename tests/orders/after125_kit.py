@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from offers125_kit import bundle_of, buyer_125, select_125
 from order_flowkit import Buyer, Seller
 
 from ondc_adapter.lvu.after_rules_125 import AFTER_RULES_125
 from ondc_adapter.lvu.findings import Bundle, Finding
 from ondc_adapter.lvu.flows_125 import STATUS_STATE
-from ondc_adapter.orders import retail125
 from ondc_adapter.orders.policy import OrderPolicy
 from ondc_adapter.storage import Database
 
@@ -20,17 +18,13 @@ KEY_OF_STATE = {state: key for key, state in STATUS_STATE.items() if state != "C
 
 
 async def confirmed_125(
-    db: Database, monkeypatch: pytest.MonkeyPatch | None = None, routing: str = "P2P"
+    db: Database, routing: str = "P2P"
 ) -> tuple[Buyer, Seller, list[dict[str, Any]]]:
-    """A 1.2.5 order confirmed in state Created, then accepted (on_status_pending). ``routing``
-    P2H2P: the on_confirm routing tag says so (the seller's choice is not configurable yet, so
-    the test swaps the tag the confirm builder uses)."""
-    if routing != "P2P" and monkeypatch is not None:
-        monkeypatch.setattr(retail125, "routing_tag",
-                            lambda kind=routing: {"code": "routing",
-                                                  "list": [{"code": "type", "value": kind}]})
+    """A 1.2.5 order confirmed in state Created, then accepted (on_status_pending), by a seller
+    whose terms name ``routing`` (on_confirm's routing tag, and the states it allows)."""
     buyer = await buyer_125(db, [], policy=OrderPolicy(offer_gifts_as_validator=True,
-                                                       tracking=True, auto_accept=False))
+                                                       tracking=True, auto_accept=False,
+                                                       routing=routing))
     assert (await select_125(buyer, [("I1", 1)])).error is None
     assert (await buyer.init()).error is None
     assert (await buyer.confirm()).error is None

@@ -43,9 +43,9 @@ def test_the_125_machine_is_the_validators() -> None:
 
 @pytest.mark.parametrize(("routing", "path"), [("P2P", P2P_PATH), ("P2H2P", P2H2P_PATH)])
 async def test_a_125_order_through_its_routing(
-    each_db: Database, monkeypatch: pytest.MonkeyPatch, routing: str, path: list[str]
+    each_db: Database, routing: str, path: list[str]
 ) -> None:
-    buyer, seller, pushes = await confirmed_125(each_db, monkeypatch, routing)
+    buyer, seller, pushes = await confirmed_125(each_db, routing=routing)
     stamps = []
     for state in path:
         push = await seller.advance(buyer.order_id, state)
@@ -87,10 +87,10 @@ async def test_a_125_order_through_its_routing(
     ("P2P", [], "Order-picked-up", "Packed"),
 ])
 async def test_an_illegal_move_is_refused_naming_the_next_states(
-    each_db: Database, monkeypatch: pytest.MonkeyPatch, routing: str, done: list[str],
+    each_db: Database, routing: str, done: list[str],
     target: str, allowed: str,
 ) -> None:
-    buyer, seller, _ = await confirmed_125(each_db, monkeypatch, routing)
+    buyer, seller, _ = await confirmed_125(each_db, routing=routing)
     for state in done:
         await seller.advance(buyer.order_id, state)
     with pytest.raises(IllegalTransition) as refused:
@@ -98,9 +98,9 @@ async def test_an_illegal_move_is_refused_naming_the_next_states(
     assert allowed in refused.value.reason and routing in refused.value.reason
 
 
-async def test_p2h2p_retries(each_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_p2h2p_retries(each_db: Database) -> None:
     """A failed pickup and a failed delivery are tried again."""
-    buyer, seller, _ = await confirmed_125(each_db, monkeypatch, "P2H2P")
+    buyer, seller, _ = await confirmed_125(each_db, routing="P2H2P")
     for state in ["Packed", "Out-for-pickup", "Pickup-failed", "Out-for-pickup",
                   "Order-picked-up", "In-transit", "At-destination-hub", "Out-for-delivery",
                   "Delivery-failed", "Out-for-delivery", "Order-delivered"]:
@@ -135,12 +135,10 @@ async def test_125_seller_reasons(each_db: Database) -> None:
     assert push["message"]["order"]["cancellation"]["reason"]["id"] == "021"
 
 
-async def test_125_rto_after_delivery_failed(
-    each_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_125_rto_after_delivery_failed(each_db: Database) -> None:
     """P2H2P: the buyer is not found at the door (Delivery-failed), the seller cancels with 011
     and the parcel comes back on an RTO fulfillment (flow 5's shape)."""
-    buyer, seller, pushes = await confirmed_125(each_db, monkeypatch, "P2H2P")
+    buyer, seller, pushes = await confirmed_125(each_db, routing="P2H2P")
     for state in ["Packed", "Order-picked-up", "In-transit", "At-destination-hub",
                   "Out-for-delivery", "Delivery-failed"]:
         pushes.append(await seller.advance(buyer.order_id, state))
