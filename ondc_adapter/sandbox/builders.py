@@ -374,6 +374,7 @@ def build_update_return(state: FlowState, *, reason: str | None = None, quantity
                                     {"code": "images", "value": "https://example.com/r.png"},
                                     {"code": "ttl_approval", "value": "PT24H"},
                                     {"code": "ttl_reverseqc", "value": "P3D"},
+                                    *builders_125.return_request_extras(state),
                                 ],
                             }
                         ],

@@ -133,6 +133,13 @@ def cancel_reason(state: FlowState, reason: str | None, default_120: str) -> str
     return chosen
 
 
+def return_request_extras(state: FlowState) -> list[dict[str, str]]:
+    """What a 1.2.5 return request adds to 1.2.0's list: ``exchange`` says whether the unit
+    is traded in against an exchange offer (then with its brand, model and condition) or,
+    as here, simply returned (ONDC's 1.2.5 update checker wants the code either way)."""
+    return [{"code": "exchange", "value": "no"}] if speaks_125(state) else []
+
+
 def return_reason(state: FlowState, reason: str | None, default_120: str) -> str:
     if not speaks_125(state):
         return reason or default_120
