@@ -6,6 +6,8 @@ stores them, so nothing downstream ever re-serialises what the peer signed.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import orjson
@@ -98,6 +100,12 @@ def nul_path(value: Any) -> str | None:
     return None
 
 
+# orjson reads an integer wider than 64 bits as a float, silently rounded; the standard library
+# keeps it exact. Only a body with a run of 19 digits can hold one, so only such a (rare) body
+# is read again, by ``json`` (orjson has already found it strict JSON: no NaN, no Infinity).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     """A JSON object from ``raw``; 400 NACK 30000 naming the problem otherwise."""
     if not raw.strip():
@@ -110,6 +118,8 @@ def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise invalid_request(f"body must be a JSON object, got {type(data).__name__}")
+    if _LONG_DIGITS.search(raw):
+        data = json.loads(raw)
     # Nesting depth cannot exceed the number of opening brackets (counted in C); only bodies
     # with more brackets than the limit need the walk.
     if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth_exceeds(data, max_depth):

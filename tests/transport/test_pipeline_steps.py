@@ -100,6 +100,13 @@ def test_parse_json_never_raises_anything_but_a_rejection(raw: bytes) -> None:
         assert isinstance(result, dict)
 
 
+@given(st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+def test_parse_json_keeps_every_integer_exact(n: int, x: float) -> None:
+    """orjson alone would turn an integer wider than 64 bits into a rounded float."""
+    raw = b'{"n": %d, "x": %s, "s": "%d"}' % (n, repr(x).encode(), n)
+    assert parse_json(raw, max_depth=32) == {"n": n, "x": x, "s": str(n)}
+
+
 # -- headers --------------------------------------------------------------------------------------
 
 
