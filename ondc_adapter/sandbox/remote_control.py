@@ -15,7 +15,12 @@ from fastapi.responses import JSONResponse
 from ondc_adapter.sandbox.builders import FlowState
 from ondc_adapter.sandbox.runner import SellerActionFailed
 from ondc_adapter.sandbox.seller import ServiceSeller
-from ondc_adapter.sandbox.seller_steps import CATALOGUE_ACTIONS, COMPLAINT_ACTIONS, ISSUE_ACTIONS
+from ondc_adapter.sandbox.seller_steps import (
+    CATALOGUE_ACTIONS,
+    COMPLAINT_ACTIONS,
+    ISSUE_ACTIONS,
+    OFFER_ACTIONS,
+)
 
 if TYPE_CHECKING:
     from ondc_adapter.sandbox.network import SandboxNetwork
@@ -55,7 +60,8 @@ async def perform_remote_seller_action(
     after_message_id}`` with the item already resolved to an id, and answer the completed
     params (the price set, the store changed...); issue
     actions (issue_ask_info, issue_propose...; the complaint's issue_raise, issue_accept...)
-    take ``{issue_id, params, after_message_id}``."""
+    take ``{issue_id, params, after_message_id}``; ``define_offer`` takes ``{provider,
+    offer_id, offer}``, the admin API's offer body made by the run from its catalogue."""
     if network.adapter_app is None:
         return JSONResponse({"error": "this sandbox runs no adapter"}, status_code=409)
     seller = ServiceSeller(network.adapter_app)
@@ -64,6 +70,8 @@ async def perform_remote_seller_action(
     catalogue = action in CATALOGUE_ACTIONS
     if action in ISSUE_ACTIONS or action in COMPLAINT_ACTIONS:
         return await remote_issue_action(seller, action, raw)
+    if action in OFFER_ACTIONS:
+        return await _remote_offer(seller, raw)
     try:
         data = json.loads(raw)
         params = dict(data.get("params") or {})
@@ -115,3 +123,22 @@ async def remote_issue_action(seller: ServiceSeller, action: str, raw: bytes) ->
     except SellerActionFailed as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
     return JSONResponse({"done": note, **({"params": params} if complaint else {})})
+
+
+async def _remote_offer(seller: ServiceSeller, raw: bytes) -> JSONResponse:
+    """``POST <registry>/sandbox/seller/define_offer``: the offer stored through this
+    process's adapter, as an in-process run stores it (its admin API)."""
+    try:
+        data = json.loads(raw)
+        provider, offer_id = str(data["provider"]), str(data["offer_id"])
+        offer = data["offer"]
+        if not isinstance(offer, dict):
+            raise TypeError("offer")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JSONResponse({"error": "body must be {provider, offer_id, offer}"},
+                            status_code=400)
+    try:
+        note = await seller.define_offer(provider, offer_id, offer)
+    except SellerActionFailed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    return JSONResponse({"done": note})

@@ -58,9 +58,13 @@ class RemoteSeller:
 
     async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:
         url = f"{self.base}/sandbox/seller/{action}"
-        if action in CATALOGUE_ACTIONS:
+        if action in OFFER_ACTIONS:
+            # the offer is made from this run's catalogue; the other process only stores it
+            provider, offer_id, offer = prepare_offer_action(params, state)
+            body: dict[str, Any] = {"provider": provider, "offer_id": offer_id, "offer": offer}
+        elif action in CATALOGUE_ACTIONS:
             after = prepare_catalogue_action(action, params, state)
-            body: dict[str, Any] = {"params": params, "after_message_id": after}
+            body = {"params": params, "after_message_id": after}
         elif action in ISSUE_ACTIONS:
             issue_id, after = prepare_issue_action(action, params, state)
             body = {"issue_id": issue_id, "params": params, "after_message_id": after}
@@ -130,10 +134,8 @@ class ServiceSeller:
         return service is not None and name is not None and hasattr(service, name)
 
     def actions(self) -> list[str]:
-        """Every seller action this adapter offers (``sandbox up`` publishes the list).
-        ``define_offer`` is not among them: the ``sandbox up`` endpoint does not take it yet,
-        so a ``--url`` run reports an offer flow unsupported."""
-        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *ISSUE_ACTIONS,
+        """Every seller action this adapter offers (``sandbox up`` publishes the list)."""
+        return [a for a in [*self.FUNCTIONS, *CATALOGUE_ACTIONS, *OFFER_ACTIONS, *ISSUE_ACTIONS,
                             *COMPLAINT_ACTIONS] if self.supports(f"seller.{a}")]
 
     async def perform(self, action: str, params: dict[str, Any], state: FlowState) -> str:

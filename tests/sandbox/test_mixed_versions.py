@@ -39,3 +39,21 @@ async def test_one_node_answers_a_1_2_0_and_a_1_2_5_buyer_in_one_run(tmp_path: P
     assert first.export["payload"]["on_confirm"]["context"]["transaction_id"] != (
         second.export["payload"]["on_confirm"]["context"]["transaction_id"]
     )
+
+
+async def test_an_offer_flow_runs_against_a_sandbox_in_another_process(tmp_path: Path) -> None:
+    """``sandbox run 0091 --url``: the run makes the offer from its own catalogue and the
+    ``sandbox up`` process stores it through its adapter's admin API (define_offer over HTTP)."""
+    from ondc_adapter.sandbox.session import run_flow
+
+    opts = NetworkOptions(domains=[DOMAIN], work_dir=tmp_path, core_versions=["1.2.5"])
+    async with start_network(opts) as network:
+        assert "define_offer" in network.describe()["seller_actions"]
+        output = await run_flow("0091", domain=DOMAIN, core_version="1.2.5",
+                                url=network.registry_url, remote_transcript=False)
+    result = output.result
+    assert result.ok, [p for o in result.outcomes for p in o.problems] or result.unsupported
+    offer_ids = [b["@ondc/org/item_id"] for b in
+                 result.export["payload"]["on_confirm"]["message"]["order"]["quote"]["breakup"]
+                 if b["@ondc/org/title_type"] == "offer"]
+    assert offer_ids == ["sandbox-discount"]
