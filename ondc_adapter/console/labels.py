@@ -12,7 +12,8 @@ ORDER_STATES = (N_("Created"), N_("Accepted"), N_("In-progress"), N_("Completed"
 FULFILLMENT_STATES = (
     N_("Pending"), N_("Packed"), N_("Agent-assigned"), N_("At-pickup"), N_("Out-for-pickup"),
     N_("Order-picked-up"), N_("In-transit"), N_("At-destination-hub"), N_("Out-for-delivery"),
-    N_("Order-delivered"), N_("RTO-Initiated"), N_("RTO-Delivered"), N_("RTO-Disposed"),
+    N_("Order-delivered"), N_("At-delivery"), N_("Pickup-failed"), N_("Delivery-failed"),
+    N_("RTO-Initiated"), N_("RTO-Delivered"), N_("RTO-Disposed"),
     N_("Return_Initiated"), N_("Return_Approved"), N_("Return_Rejected"), N_("Liquidated"),
     N_("Return_Picked"), N_("Return_Pick_Failed"), N_("Return_Delivered"),
     N_("Return_Failed"),

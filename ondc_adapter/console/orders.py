@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ondc_adapter.console.i18n import INDIA
 from ondc_adapter.console.web import NotFound, Page, page_for, redirect
 from ondc_adapter.orders import repository, service
+from ondc_adapter.orders.forward import routing_of
 from ondc_adapter.orders.lifecycle import IllegalTransition
 from ondc_adapter.orders.reasons import (
     CANCEL_REASONS,
@@ -27,17 +28,27 @@ from ondc_adapter.orders.reasons import (
     Party,
     cancel_reason,
 )
-from ondc_adapter.orders.state import DELIVERY_TRANSITIONS, FState
+from ondc_adapter.orders.state import FState, FulfillmentType, delivery_machine
 from ondc_adapter.orders.tables import OrderRecord, OrderReturn
+from ondc_adapter.protocol.versions import RetailVersion
 
 router = APIRouter(prefix="/console/orders", include_in_schema=False)
 
 PAGE_SIZE = 30
 CLOSED = ("Completed", "Cancelled")
-# The forward states a seller moves an order through from the console, in order.
+# The forward states a seller moves an order through from the console, in order (the first
+# one allowed is the page's primary button).
 FORWARD = (
     FState.PACKED, FState.AGENT_ASSIGNED, FState.ORDER_PICKED_UP, FState.OUT_FOR_DELIVERY,
     FState.ORDER_DELIVERED,
+)
+# Retail 1.2.5: the states of both routings, the way forward before the failed attempts; an
+# order is offered those its routing allows from where it is (orders.state.delivery_machine).
+FORWARD_125 = (
+    FState.PACKED, FState.AGENT_ASSIGNED, FState.OUT_FOR_PICKUP, FState.AT_PICKUP,
+    FState.ORDER_PICKED_UP, FState.IN_TRANSIT, FState.AT_DESTINATION_HUB,
+    FState.OUT_FOR_DELIVERY, FState.AT_DELIVERY, FState.ORDER_DELIVERED, FState.PICKUP_FAILED,
+    FState.DELIVERY_FAILED,
 )
 SELLER_CANCEL_REASONS = tuple(
     r for code, r in CANCEL_REASONS.items() if cancel_reason(code, Party.SELLER) is not None
@@ -89,13 +100,21 @@ async def _order(session: AsyncSession, page: Page, order_id: str) -> OrderRecor
     return record
 
 
-def _next_states(record: OrderRecord) -> list[FState]:
+def next_states(record: OrderRecord) -> list[FState]:
+    """The buttons of the order page: where the seller may move the parcel next. A 1.2.5
+    order follows its routing (a P2P parcel is never in transit, a P2H2P one never "at
+    delivery"), so a button never leads to a refusal."""
     try:
         current = FState(record.fulfillment_state)
     except ValueError:
         return []
-    allowed = DELIVERY_TRANSITIONS.get(current, frozenset())
-    return [s for s in FORWARD if s in allowed]
+    forward = next(
+        (f for f in record.fulfillments if f.get("type") == FulfillmentType.DELIVERY.value), {}
+    )
+    machine = delivery_machine(record.core_version, routing_of(forward))
+    allowed = machine.get(current, frozenset())
+    order = FORWARD_125 if record.core_version == RetailVersion.V1_2_5.value else FORWARD
+    return [s for s in order if s in allowed]
 
 
 @router.get("/{order_id}", response_class=HTMLResponse)
@@ -118,7 +137,7 @@ async def show_order(
     )
     return page.render(
         "order.html", order=record, journal=journal, returns=returns,
-        next_states=_next_states(record), end=end,
+        next_states=next_states(record), end=end,
         cancel_reasons=SELLER_CANCEL_REASONS, part_reasons=PART_CANCEL_REASONS,
         rejection_reasons=RETURN_REJECTION_REASONS, closed=CLOSED,
         done=request.query_params.get("done"), error=request.query_params.get("error"),
@@ -162,7 +181,7 @@ async def accept(order_id: str, page: Page = Depends(page_for)) -> Response:
 async def advance(order_id: str, page: Page = Depends(page_for)) -> Response:
     form = await page.form()
     state = form.get("state", "")
-    if state not in {s.value for s in FORWARD}:
+    if state not in {s.value for s in (*FORWARD, *FORWARD_125)}:
         raise NotFound
     details = {}
     for name in ("agent_name", "agent_phone"):
