@@ -9,6 +9,7 @@ woken so the buyer app hears of it at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from ondc_adapter.orders.reasons import (
 )
 from ondc_adapter.orders.state import FState, FulfillmentType, delivery_machine
 from ondc_adapter.orders.tables import OrderRecord, OrderReturn
+from ondc_adapter.protocol.durations import parse_timestamp
 from ondc_adapter.protocol.versions import RetailVersion
 
 router = APIRouter(prefix="/console/orders", include_in_schema=False)
@@ -100,6 +102,29 @@ async def _order(session: AsyncSession, page: Page, order_id: str) -> OrderRecor
     return record
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    """What the seller needs to know of the money: cash to collect at the door, or paid."""
+
+    cash_on_delivery: bool
+    paid: bool
+    paid_at: datetime | None
+
+
+def payment_of(record: OrderRecord) -> PaymentView:
+    payment = record.payment or {}
+    stamp = (payment.get("time") or {}).get("timestamp")
+    try:
+        paid_at = parse_timestamp(str(stamp)) if stamp else None
+    except ValueError:
+        paid_at = None
+    return PaymentView(
+        cash_on_delivery=payment.get("type") == "ON-FULFILLMENT",
+        paid=payment.get("status") == "PAID",
+        paid_at=paid_at,
+    )
+
+
 def next_states(record: OrderRecord) -> list[FState]:
     """The buttons of the order page: where the seller may move the parcel next. A 1.2.5
     order follows its routing (a P2P parcel is never in transit, a P2H2P one never "at
@@ -137,7 +162,7 @@ async def show_order(
     )
     return page.render(
         "order.html", order=record, journal=journal, returns=returns,
-        next_states=next_states(record), end=end,
+        next_states=next_states(record), end=end, payment=payment_of(record),
         cancel_reasons=SELLER_CANCEL_REASONS, part_reasons=PART_CANCEL_REASONS,
         rejection_reasons=RETURN_REJECTION_REASONS, closed=CLOSED,
         done=request.query_params.get("done"), error=request.query_params.get("error"),

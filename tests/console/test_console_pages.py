@@ -8,6 +8,7 @@ from console_kit import PASSWORD, sign_in, token
 from sqlalchemy import select
 
 from ondc_adapter.catalogue.tables import Item
+from ondc_adapter.orders.tables import OrderRecord
 from ondc_adapter.outbox import OutboxEntry
 from ondc_adapter.storage import Database
 
@@ -195,3 +196,29 @@ async def test_hide_and_show_an_item(asha: httpx.AsyncClient, pg_db: Database) -
         assert item is not None and item.enabled is False
     shown = await asha.get("/console/items/I1")
     assert "Show to buyers" in shown.text
+
+
+async def test_a_cash_on_delivery_order_says_what_to_collect_then_when_it_was(
+    asha: httpx.AsyncClient, stores: dict[str, str], pg_db: Database
+) -> None:
+    order_id = stores["P1"]
+    async with pg_db.session() as session:
+        record = (await session.scalars(
+            select(OrderRecord).where(OrderRecord.order_id == order_id))).one()
+        record.payment = {**record.payment, "type": "ON-FULFILLMENT", "collected_by": "BPP",
+                          "status": "NOT-PAID"}
+        total = record.quote["price"]["value"]
+    page = await asha.get(f"/console/orders/{order_id}")
+    assert "Cash on delivery: collect" in page.text and "Paid online" not in page.text
+    assert f"{float(total):,.2f}" in page.text
+    for state in ("Packed", "Order-picked-up", "Order-delivered"):
+        response = await asha.post(f"/console/orders/{order_id}/advance",
+                                   data={"csrf_token": token(page.text), "state": state})
+        assert response.status_code == 303, (state, response.text[:2000])
+    shown = await asha.get(f"/console/orders/{order_id}")
+    assert "Cash collected on delivery" in shown.text
+    assert "Cash on delivery: collect" not in shown.text
+    async with pg_db.session() as session:
+        record = (await session.scalars(
+            select(OrderRecord).where(OrderRecord.order_id == order_id))).one()
+        assert record.payment["status"] == "PAID" and record.payment["time"]["timestamp"]
